@@ -1,0 +1,1 @@
+"""Training engine: data sets, recipes, metrics and the background runner (Qt-free)."""

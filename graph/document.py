@@ -1,0 +1,410 @@
+"""The document: a project of named networks, each a networkx DAG of layer nodes.
+
+This is the one truth the canvas, inspector, compiler, exporter and trainer read. Every rule of a
+well-formed graph (ports exist, no cycles, one edge per input port except on merges, no duplicate
+edges) is enforced here and raises a typed :class:`~graph.errors.GraphError`; ``can_connect``
+answers the same question without raising so a view can light up valid targets while dragging.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from graph.errors import (
+    ConnectionRefused,
+    CycleError,
+    DuplicateEdgeError,
+    GraphError,
+    NodeNotFoundError,
+    ParamError,
+    PortError,
+)
+from graph.events import (
+    EdgeAdded,
+    EdgeRemoved,
+    GraphEvent,
+    NetworkAdded,
+    NetworkRemoved,
+    NetworkRenamed,
+    NodeAdded,
+    NodeMoved,
+    NodeRemoved,
+    NodeRenamed,
+    Observable,
+    ParamChanged,
+    SettingsChanged,
+)
+from graph.layers import LayerSpec, get_layer
+
+MAX_NAME_LENGTH = 100
+_ID_NUMBER = re.compile(r"(\d+)$")
+
+
+def _id_number(ident: str) -> int:
+    match = _ID_NUMBER.search(ident)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class Node:
+    id: str
+    type_id: str
+    name: str
+    params: dict[str, Any]
+    position: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def spec(self) -> LayerSpec:
+        return get_layer(self.type_id)
+
+    def label(self) -> str:
+        """How messages name the node: ``Dense 'fc1'``."""
+        return f"{self.spec.display_name} '{self.name}'"
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: str
+    source: str
+    source_port: str
+    target: str
+    target_port: str
+
+
+def clean_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise GraphError(f"a name must be text, not {name!r}")
+    name = " ".join(name.split())
+    if not name:
+        raise GraphError("a name cannot be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise GraphError(f"a name may have at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def coerce_params(spec: LayerSpec, params: dict[str, Any] | None) -> dict[str, Any]:
+    values = spec.defaults()
+    for key, value in (params or {}).items():
+        try:
+            p = spec.param(key)
+        except KeyError:
+            raise ParamError(f"{spec.display_name} has no parameter {key!r}") from None
+        values[key] = p.coerce(value)
+    return values
+
+
+class Network(Observable):
+    """One DAG of layer nodes. Its ``graph`` is a MultiDiGraph (two edges may join the same pair
+    of nodes on different ports) whose edge keys are edge ids."""
+
+    def __init__(self, name: str = "main") -> None:
+        super().__init__()
+        self.name = clean_name(name)
+        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._nodes: dict[str, Node] = {}
+        self._edges: dict[str, Edge] = {}
+        self._next_node = 1
+        self._next_edge = 1
+        #: bumps on every change; analysis caches key on it
+        self.revision = 0
+        #: derived data (shape analysis); never saved
+        self.meta: dict[str, Any] = {}
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Node]:
+        return sorted(self._nodes.values(), key=lambda n: _id_number(n.id))
+
+    @property
+    def edges(self) -> list[Edge]:
+        return sorted(self._edges.values(), key=lambda e: _id_number(e.id))
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise NodeNotFoundError(f"no node with id {node_id!r} in network '{self.name}'") from None
+
+    def edge(self, edge_id: str) -> Edge:
+        try:
+            return self._edges[edge_id]
+        except KeyError:
+            raise NodeNotFoundError(f"no edge with id {edge_id!r} in network '{self.name}'") from None
+
+    def has_edge(self, edge_id: str) -> bool:
+        return edge_id in self._edges
+
+    def find(self, name: str) -> Node:
+        """The node with this display name (the builder and tests address nodes by name)."""
+        for node in self._nodes.values():
+            if node.name == name:
+                return node
+        raise NodeNotFoundError(f"no node named {name!r} in network '{self.name}'")
+
+    def in_edges(self, node_id: str, port: str | None = None) -> list[Edge]:
+        edges = [self._edges[k] for _, _, k in self.graph.in_edges(node_id, keys=True)]
+        if port is not None:
+            edges = [e for e in edges if e.target_port == port]
+        return sorted(edges, key=lambda e: _id_number(e.id))
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        edges = [self._edges[k] for _, _, k in self.graph.out_edges(node_id, keys=True)]
+        return sorted(edges, key=lambda e: _id_number(e.id))
+
+    def topological_order(self) -> list[Node]:
+        """Deterministic: among ready nodes the oldest goes first, so compiling twice with one
+        seed creates (and initialises) modules in the same order."""
+        order = nx.lexicographical_topological_sort(self.graph, key=_id_number)
+        return [self._nodes[n] for n in order]
+
+    def inputs(self) -> list[Node]:
+        return [n for n in self.nodes if n.spec.role == "input"]
+
+    def outputs(self) -> list[Node]:
+        return [n for n in self.nodes if n.spec.role == "output"]
+
+    def unique_name(self, base: str, exclude: str | None = None) -> str:
+        taken = {n.name for n in self._nodes.values() if n.id != exclude}
+        if base not in taken:
+            return base
+        stem = re.sub(r"[_ ]?\d+$", "", base) or base
+        k = 2
+        while f"{stem}_{k}" in taken:
+            k += 1
+        return f"{stem}_{k}"
+
+    def default_name(self, type_id: str) -> str:
+        spec = get_layer(type_id)
+        if spec.role in ("input", "output"):
+            return self.unique_name(spec.role)
+        stem = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", spec.type_id).lower()
+        return self.unique_name(f"{stem}_1")
+
+    # -- editing ------------------------------------------------------------------------------
+    def add_node(self, type_id: str, params: dict[str, Any] | None = None, name: str | None = None,
+                 position: Iterable[float] = (0.0, 0.0), node_id: str | None = None) -> Node:
+        spec = get_layer(type_id)
+        values = coerce_params(spec, params)
+        if node_id is None:
+            node_id = f"n{self._next_node}"
+        elif node_id in self._nodes:
+            raise GraphError(f"node id {node_id!r} is already used")
+        elif not isinstance(node_id, str) or not node_id:
+            raise GraphError("a node id must be non-empty text")
+        self._next_node = max(self._next_node, _id_number(node_id) + 1)
+        x, y = (float(v) for v in position)
+        node = Node(node_id, spec.type_id, clean_name(name) if name is not None else self.default_name(type_id),
+                    values, (x, y))
+        self._nodes[node_id] = node
+        self.graph.add_node(node_id)
+        self._changed(NodeAdded(self, node))
+        return node
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
+        """Remove a node with its edges; returns both so an undo can put them back as they were."""
+        node = self.node(node_id)
+        edges = sorted({*self.in_edges(node_id), *self.out_edges(node_id)}, key=lambda e: _id_number(e.id))
+        for edge in edges:
+            self.disconnect(edge.id)
+        del self._nodes[node_id]
+        self.graph.remove_node(node_id)
+        self._changed(NodeRemoved(self, node))
+        return node, edges
+
+    def check_connect(self, source: str, target: str, source_port: str = "out",
+                      target_port: str | None = None) -> str:
+        """Raise the reason the edge is not allowed, or return the target port it would use."""
+        src, dst = self.node(source), self.node(target)
+        if source_port not in src.spec.outputs:
+            if not src.spec.outputs:
+                raise PortError(f"{src.label()} is an end point and has no output to connect from")
+            raise PortError(f"{src.label()} has no output port {source_port!r}")
+        if target_port is None:
+            target_port = self.free_input_port(target)
+            if target_port is None:
+                if not dst.spec.inputs:
+                    raise PortError(f"{dst.label()} is a start point and takes no inputs")
+                raise PortError(f"every input of {dst.label()} is already connected; remove an edge first")
+        port = dst.spec.input_port(target_port)
+        if port is None:
+            if not dst.spec.inputs:
+                raise PortError(f"{dst.label()} is a start point and takes no inputs")
+            raise PortError(f"{dst.label()} has no input port {target_port!r}")
+        if source == target:
+            raise CycleError(f"cannot connect {src.label()} to itself: networks may not contain loops")
+        for edge in self.in_edges(target, target_port):
+            if edge.source == source and edge.source_port == source_port:
+                raise DuplicateEdgeError(f"{src.label()} is already connected to {dst.label()}")
+            if not port.multi:
+                other = self.node(edge.source)
+                raise PortError(f"input '{target_port}' of {dst.label()} is already fed by {other.label()}; "
+                                f"remove that edge first, or use an Add or Concat to merge branches")
+        if nx.has_path(self.graph, target, source):
+            raise CycleError(f"connecting {src.label()} to {dst.label()} would create a loop; "
+                             f"networks must flow one way")
+        return target_port
+
+    def can_connect(self, source: str, target: str, source_port: str = "out",
+                    target_port: str | None = None) -> tuple[bool, str]:
+        try:
+            self.check_connect(source, target, source_port, target_port)
+        except (ConnectionRefused, NodeNotFoundError) as exc:
+            return False, str(exc)
+        return True, ""
+
+    def free_input_port(self, node_id: str) -> str | None:
+        for port in self.node(node_id).spec.inputs:
+            if port.multi or not self.in_edges(node_id, port.name):
+                return port.name
+        return None
+
+    def connect(self, source: str, target: str, source_port: str = "out", target_port: str | None = None,
+                edge_id: str | None = None) -> Edge:
+        target_port = self.check_connect(source, target, source_port, target_port)
+        if edge_id is None:
+            edge_id = f"e{self._next_edge}"
+        elif edge_id in self._edges:
+            raise GraphError(f"edge id {edge_id!r} is already used")
+        self._next_edge = max(self._next_edge, _id_number(edge_id) + 1)
+        edge = Edge(edge_id, source, source_port, target, target_port)
+        self._edges[edge_id] = edge
+        self.graph.add_edge(source, target, key=edge_id)
+        self._changed(EdgeAdded(self, edge))
+        return edge
+
+    def disconnect(self, edge_id: str) -> Edge:
+        edge = self.edge(edge_id)
+        del self._edges[edge_id]
+        self.graph.remove_edge(edge.source, edge.target, key=edge_id)
+        self._changed(EdgeRemoved(self, edge))
+        return edge
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        node = self.node(node_id)
+        try:
+            spec = node.spec.param(name)
+        except KeyError:
+            raise ParamError(f"{node.label()} has no parameter {name!r}") from None
+        new = spec.coerce(value)
+        old = node.params[name]
+        if new != old:
+            node.params[name] = new
+            self._changed(ParamChanged(self, node_id, name, old, new))
+        return new
+
+    def rename_node(self, node_id: str, name: str) -> str:
+        node = self.node(node_id)
+        new = clean_name(name)
+        old = node.name
+        if new != old:
+            node.name = new
+            self._changed(NodeRenamed(self, node_id, old, new))
+        return new
+
+    def move_node(self, node_id: str, position: Iterable[float]) -> None:
+        node = self.node(node_id)
+        x, y = (float(v) for v in position)
+        old = node.position
+        if (x, y) != old:
+            node.position = (x, y)
+            self._changed(NodeMoved(self, node_id, old, (x, y)))
+
+    def _changed(self, event: GraphEvent) -> None:
+        # moving a node changes nothing a shape depends on
+        if not isinstance(event, NodeMoved | NodeRenamed):
+            self.revision += 1
+        self._emit(event)
+
+
+@dataclass
+class Project(Observable):
+    """The whole document: named networks plus the data-set and training settings of later stages."""
+
+    name: str = "Untitled"
+    networks: list[Network] = field(default_factory=list)
+    #: JSON-safe settings owned by other packages (``"dataset"``, ``"training"``, ...)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        Observable.__init__(self)
+        for net in self.networks:
+            net.subscribe(self._relay)
+
+    def __hash__(self) -> int:  # observers are compared by identity
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def _relay(self, event: GraphEvent) -> None:
+        self._emit(event)
+
+    def __iter__(self) -> Iterator[Network]:
+        return iter(self.networks)
+
+    @property
+    def main(self) -> Network:
+        if not self.networks:
+            raise GraphError("the project has no network")
+        return self.networks[0]
+
+    def network(self, name: str | None = None) -> Network:
+        if name is None:
+            return self.main
+        for net in self.networks:
+            if net.name == name:
+                return net
+        raise GraphError(f"the project has no network named {name!r} "
+                         f"(it has {', '.join(repr(n.name) for n in self.networks) or 'none'})")
+
+    def add_network(self, network: Network | str = "main", index: int | None = None) -> Network:
+        net = network if isinstance(network, Network) else Network(network)
+        if any(n.name == net.name for n in self.networks):
+            raise GraphError(f"a network named {net.name!r} already exists")
+        index = len(self.networks) if index is None else index
+        self.networks.insert(index, net)
+        net.subscribe(self._relay)
+        self._emit(NetworkAdded(net, index))
+        return net
+
+    def remove_network(self, name: str) -> tuple[Network, int]:
+        net = self.network(name)
+        index = self.networks.index(net)
+        self.networks.remove(net)
+        net.unsubscribe(self._relay)
+        self._emit(NetworkRemoved(net, index))
+        return net, index
+
+    def rename_network(self, old: str, new: str) -> None:
+        net = self.network(old)
+        new = clean_name(new)
+        if new == old:
+            return
+        if any(n.name == new for n in self.networks):
+            raise GraphError(f"a network named {new!r} already exists")
+        net.name = new
+        self._emit(NetworkRenamed(net, old, new))
+
+    def unique_network_name(self, base: str = "network") -> str:
+        names = {n.name for n in self.networks}
+        if base not in names:
+            return base
+        k = 2
+        while f"{base}_{k}" in names:
+            k += 1
+        return f"{base}_{k}"
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self.settings[key] = value
+        self._emit(SettingsChanged(None, key))

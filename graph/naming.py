@@ -1,0 +1,73 @@
+"""Turn user-chosen names into safe Python identifiers for modules, variables and classes.
+
+Display names are free text (quotes, newlines, unicode, keywords); code never contains them except
+through ``repr``/``ascii``. Identifiers are ASCII snake_case, never a keyword, builtin or an
+attribute of ``nn.Module`` (``add_module('forward', ...)`` would fail), and numbered when two
+nodes would otherwise share one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from collections.abc import Iterable
+
+# public attributes of torch.nn.Module (torch 2.13) plus names the generated code itself uses
+_MODULE_ATTRS = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu load_state_dict
+modules mtia named_buffers named_children named_modules named_parameters parameters register_backward_hook
+register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook
+register_module register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
+set_extra_state set_submodule share_memory state_dict to to_empty train type xpu zero_grad training
+""".split())
+_SCRIPT_NAMES = frozenset({"self", "torch", "nn", "math", "model", "inputs", "outputs", "args", "main",
+                           "build_model", "sample_inputs", "annotations", "device", "data", "loss"})
+RESERVED = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+            | _MODULE_ATTRS | _SCRIPT_NAMES)
+
+
+def snake_identifier(text: str, fallback: str = "layer") -> str:
+    ascii_text = "".join(ch if ch.isascii() else "_" for ch in text)
+    ascii_text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_text)
+    ident = re.sub(r"[^0-9a-zA-Z]+", "_", ascii_text).strip("_").lower()
+    if not ident:
+        ident = fallback
+    if ident[0].isdigit():
+        ident = f"{fallback}_{ident}"
+    if ident in RESERVED:
+        ident = f"{ident}_{fallback}"
+    return ident
+
+
+def class_identifier(text: str, fallback: str = "Model", avoid: Iterable[str] = ()) -> str:
+    words = re.findall(r"[0-9a-zA-Z]+", "".join(ch if ch.isascii() else " " for ch in text))
+    ident = "".join(w[:1].upper() + w[1:] for w in words) or fallback
+    if ident[0].isdigit():
+        ident = f"{fallback}{ident}"
+    if ident in RESERVED or ident in set(avoid):
+        ident = f"{ident}{fallback}"
+    return ident
+
+
+def unique_identifiers(names: Iterable[tuple[str, str]], taken: Iterable[str] = (),
+                       fallback: str = "layer") -> dict[str, str]:
+    """Map each key to a distinct identifier made from its text; ``taken`` names are avoided."""
+    used = set(taken)
+    out: dict[str, str] = {}
+    for key, text in names:
+        base = snake_identifier(text, fallback)
+        ident, k = base, 2
+        while ident in used:
+            ident = f"{base}_{k}"
+            k += 1
+        used.add(ident)
+        out[key] = ident
+    return out
+
+
+def code_names(network) -> dict[str, str]:
+    """Node id -> identifier, assigned in topological order so a script reads top to bottom."""
+    return unique_identifiers((n.id, n.name) for n in network.topological_order())

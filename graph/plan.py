@@ -1,0 +1,92 @@
+"""The execution plan both the compiler and the exporter follow, so their semantics cannot drift:
+one step per node in topological order, with the module to build and the variables it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph.document import Network, Node
+from graph.layers import ModuleCall
+from graph.naming import code_names
+from graph.shapes import Analysis, gather_inputs, require_valid
+from graph.tensor_type import LONG, TensorType
+
+
+@dataclass(frozen=True)
+class Step:
+    node: Node
+    name: str                       # identifier: module attribute and forward variable
+    call: ModuleCall | None         # None for Input and Output nodes
+    args: tuple[str | None, ...]    # identifiers of the values it reads, in port order
+    output: TensorType
+
+
+@dataclass(frozen=True)
+class Plan:
+    network: Network
+    steps: tuple[Step, ...]
+    inputs: tuple[Step, ...]
+    outputs: tuple[Step, ...]
+
+    @property
+    def layers(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.call is not None)
+
+
+def build_plan(network: Network, analysis: Analysis | None = None) -> Plan:
+    analysis = analysis or require_valid(network)
+    names = code_names(network)
+    steps: list[Step] = []
+    for node in network.topological_order():
+        spec = node.spec
+        info = analysis.nodes[node.id]
+        arg_names: list[str | None] = []
+        for port in spec.inputs:
+            edges = network.in_edges(node.id, port.name)
+            if port.multi:
+                arg_names.extend(names[e.source] for e in edges)
+            else:
+                arg_names.append(names[edges[0].source] if edges else None)
+        # trailing optional ports left unwired are simply not passed
+        while arg_names and arg_names[-1] is None:
+            arg_names.pop()
+        ins, _ = gather_inputs(network, node, {k: v.output for k, v in analysis.nodes.items()})
+        call = None
+        if spec.build is not None:
+            present = [t for t in ins if t is not None] if spec.is_merge else ins
+            call = spec.build(node.params, present)  # type: ignore[arg-type]
+        assert info.output is not None
+        steps.append(Step(node, names[node.id], call, tuple(arg_names), info.output))
+    inputs = tuple(s for s in steps if s.node.spec.role == "input")
+    outputs = tuple(s for s in steps if s.node.spec.role == "output")
+    # inputs and outputs keep their creation order (the forward signature must not shuffle)
+    key = network.nodes.index
+    inputs = tuple(sorted(inputs, key=lambda s: key(s.node)))
+    outputs = tuple(sorted(outputs, key=lambda s: key(s.node)))
+    return Plan(network, tuple(steps), inputs, outputs)
+
+
+def token_range(network: Network, input_node: Node) -> int:
+    """Exclusive upper bound for random token ids fed to an int64 input: every Embedding
+    downstream must accept them."""
+    bound = None
+    for node_id in _descendants(network, input_node.id):
+        node = network.node(node_id)
+        if node.type_id == "Embedding":
+            size = node.params["num_embeddings"]
+            bound = size if bound is None else min(bound, size)
+    return bound or 2
+
+
+def _descendants(network: Network, node_id: str) -> list[str]:
+    import networkx as nx
+
+    return list(nx.descendants(network.graph, node_id))
+
+
+def sample_shape(step: Step, batch_size: int) -> tuple[int, ...]:
+    return (batch_size, *step.output.shape[1:])  # type: ignore[misc]
+
+
+def is_token_input(step: Step) -> bool:
+    return step.output.dtype == LONG

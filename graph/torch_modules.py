@@ -1,0 +1,188 @@
+"""The few torch modules that torch.nn lacks in the form a drawn node needs.
+
+Each class depends only on ``math``, ``torch`` and ``torch.nn``: the exporter copies the source of
+the ones a network uses into the generated script, so the script and the compiled module run the
+same code and the script needs nothing but torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class Reshape(nn.Module):
+    """Reshape every sample, keeping the batch dimension."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class GlobalAvgPool(nn.Module):
+    """Average over every dimension after the channels: N×C×... -> N×C."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=tuple(range(2, x.dim())))
+
+
+class SequencePool(nn.Module):
+    """Reduce a sequence N×L×D to one vector per sample (mean, max, first or last step)."""
+
+    def __init__(self, mode: str = "mean") -> None:
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "mean":
+            return x.mean(dim=1)
+        if self.mode == "max":
+            return x.amax(dim=1)
+        if self.mode == "first":
+            return x[:, 0]
+        return x[:, -1]
+
+
+class RecurrentLayer(nn.Module):
+    """RNN, GRU or LSTM on batch-first sequences, returning either the whole output sequence or
+    the final step (both directions' final states when bidirectional)."""
+
+    def __init__(self, kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, return_sequence: bool = True) -> None:
+        super().__init__()
+        cell = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        self.rnn = cell(input_size, hidden_size, num_layers=num_layers, batch_first=True,
+                        bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.bidirectional = bidirectional
+        self.hidden_size = hidden_size
+        self.return_sequence = return_sequence
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        if self.return_sequence:
+            return out
+        if not self.bidirectional:
+            return out[:, -1]
+        h = self.hidden_size
+        # the forward direction ends at the last step, the backward one at the first
+        return torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=-1)
+
+
+class Attention(nn.Module):
+    """Multi-head attention on batch-first tensors: self-attention when only a query is wired,
+    cross-attention when a key (and value) come from elsewhere."""
+
+    def __init__(self, embed_dim: int, num_heads: int, kdim: int, vdim: int, dropout: float = 0.0,
+                 bias: bool = True, causal: bool = False) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(embed_dim, num_heads, dropout=dropout, bias=bias,
+                                          kdim=kdim, vdim=vdim, batch_first=True)
+        self.causal = causal
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None) -> torch.Tensor:
+        key = query if key is None else key
+        value = key if value is None else value
+        mask = None
+        if self.causal:
+            lq, lk = query.shape[1], key.shape[1]
+            mask = torch.ones(lq, lk, dtype=torch.bool, device=query.device).triu(1)
+        out, _ = self.attn(query, key, value, attn_mask=mask, need_weights=False)
+        return out
+
+
+class PositionalEncoding(nn.Module):
+    """Add position information to a sequence N×L×D: fixed sinusoids or a learned table."""
+
+    def __init__(self, d_model: int, max_len: int = 512, kind: str = "sinusoidal", dropout: float = 0.0) -> None:
+        super().__init__()
+        self.kind = kind
+        self.dropout = nn.Dropout(dropout)
+        if kind == "learned":
+            self.table = nn.Parameter(torch.zeros(max_len, d_model))
+            nn.init.normal_(self.table, std=0.02)
+        else:
+            position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)
+            freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+            table = torch.zeros(max_len, d_model)
+            table[:, 0::2] = torch.sin(position * freq)
+            table[:, 1::2] = torch.cos(position * freq)[:, : d_model // 2]
+            # derived from the config, so kept out of the state dict
+            self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(x + self.table[: x.shape[1]])
+
+
+class TransformerEncoderStack(nn.Module):
+    """N Transformer encoder layers on batch-first sequences."""
+
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, dim_feedforward: int,
+                 dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
+                 causal: bool = False) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model, num_heads, dim_feedforward, dropout,
+                                           activation=activation, batch_first=True, norm_first=norm_first)
+        self.layers = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device)
+        return self.layers(x, mask=mask, is_causal=self.causal)
+
+
+class TransformerDecoderStack(nn.Module):
+    """N Transformer decoder layers: self-attention on the target, cross-attention to the memory."""
+
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, dim_feedforward: int,
+                 dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
+                 causal: bool = True) -> None:
+        super().__init__()
+        layer = nn.TransformerDecoderLayer(d_model, num_heads, dim_feedforward, dropout,
+                                           activation=activation, batch_first=True, norm_first=norm_first)
+        self.layers = nn.TransformerDecoder(layer, num_layers)
+        self.causal = causal
+
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1], device=tgt.device)
+        return self.layers(tgt, memory, tgt_mask=mask, tgt_is_causal=self.causal)
+
+
+class Add(nn.Module):
+    """Element-wise sum of any number of equally shaped tensors (residual connections)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Multiply(nn.Module):
+    """Element-wise product of equally shaped tensors (gating)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    """Join tensors along one feature dimension."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=self.dim)

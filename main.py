@@ -1,0 +1,194 @@
+"""DeepCanvas entry point: the desktop app by default, headless sub-commands for scripts and CI.
+
+    python main.py [PROJECT] [--screenshot OUT.png]   open the editor
+    python main.py summary PROJECT [--json]           layer table with shapes and parameter counts
+    python main.py validate PROJECT                   exit 0 when the network is sound
+    python main.py export PROJECT -o model.py         standalone PyTorch script
+    python main.py templates                          list the starting points
+    python main.py new --template NAME PROJECT        write a template to a project file
+    python main.py train PROJECT                      train with the project's settings
+
+The CLI and the GUI call the same graph/engine functions, so both give the same results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _load(path: str):
+    import graph
+
+    return graph.load_project(path)
+
+
+@command("summary")
+def cmd_summary(args: argparse.Namespace) -> int:
+    import graph
+
+    project = _load(args.project)
+    names = [args.network] if args.network else [n.name for n in project.networks]
+    summaries = [graph.summarize(project, name) for name in names]
+    if args.json:
+        data = summaries[0].to_json() if len(summaries) == 1 else {"networks": [s.to_json() for s in summaries]}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print("\n\n".join(s.format_table() for s in summaries))
+    return 0
+
+
+@command("validate")
+def cmd_validate(args: argparse.Namespace) -> int:
+    import graph
+
+    project = _load(args.project)
+    problems = [(net.name, p.message) for net in project.networks for p in graph.analyze(net).problems]
+    if not problems:
+        nets = ", ".join(f"'{n.name}'" for n in project.networks)
+        print(f"{args.project}: valid ({nets})")
+        return 0
+    for net, message in problems:
+        print(f"{args.project} [{net}]: {message}", file=sys.stderr)
+    return 1
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    import graph
+    from graph.project_file import atomic_write
+
+    project = _load(args.project)
+    text = graph.export_python(project, args.network, seed=args.seed)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        atomic_write(Path(args.output), text.encode("utf-8"))
+        print(f"wrote {args.output}")
+    return 0
+
+
+@command("templates")
+def cmd_templates(args: argparse.Namespace) -> int:
+    from graph.templates import list_templates
+
+    for t in list_templates():
+        print(f"{t.name}\t{t.description}")
+    return 0
+
+
+@command("new")
+def cmd_new(args: argparse.Namespace) -> int:
+    import graph
+    from graph.templates import make_template
+
+    path = Path(args.project)
+    if path.exists() and not args.force:
+        return _fail(f"{path} already exists (use --force to overwrite)")
+    project = make_template(args.template)
+    graph.save_project(project, path)
+    print(f"wrote {path} from template {args.template}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepcanvas", description="Draw, train and export neural networks.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("summary", help="layer table: output shapes, parameters, mult-adds")
+    p.add_argument("project")
+    p.add_argument("--network", help="only this network (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("validate", help="check every network; exit 1 with the problems")
+    p.add_argument("project")
+
+    p = sub.add_parser("export", help="write a standalone PyTorch script")
+    p.add_argument("project")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--network", help="network to export (default: the first)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+
+    sub.add_parser("templates", help="list the templates, one per line, name first")
+
+    p = sub.add_parser("new", help="create a project from a template")
+    p.add_argument("project")
+    p.add_argument("--template", required=True)
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    _add_engine_commands(sub)
+    return parser
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
+    """Commands whose implementation lives in the engine package register themselves here."""
+    try:
+        from engine.cli import add_commands
+    except ImportError:
+        return
+    add_commands(sub, COMMANDS)
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepcanvas", description="Open the DeepCanvas editor.")
+    parser.add_argument("project", nargs="?", help="project file to open")
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in COMMANDS or (first is None and {"-h", "--help"} & set(argv)):
+        return _run_command(parser, argv)
+    args = _gui_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from gui.app import run
+
+    return run(project=args.project, screenshot=args.screenshot)
+
+
+def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from graph.errors import GraphError
+
+    try:
+        return COMMANDS[args.command](args)
+    except GraphError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
