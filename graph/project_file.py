@@ -39,12 +39,12 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "name": project.name,
-        "networks": [_network_to_dict(net) for net in project.networks],
+        "networks": [network_to_dict(net) for net in project.networks],
         "settings": project.settings,
     }
 
 
-def _network_to_dict(net: Network) -> dict[str, Any]:
+def network_to_dict(net: Network) -> dict[str, Any]:
     return {
         "name": net.name,
         "nodes": [
@@ -259,6 +259,11 @@ def _guard(reader: _Reader, action: Callable[[], Any]) -> Any:
         raise
     except GraphError as exc:
         raise reader.fail(str(exc)) from None
+
+
+def network_from_dict(data: Any, where: str = "network") -> Network:
+    """A network from its file form (also the clipboard form of a copied selection)."""
+    return _read_network(_Reader(data, where))
 
 
 def _read_network(reader: _Reader) -> Network:
