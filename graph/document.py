@@ -230,19 +230,19 @@ class Network(Observable):
             if not src.spec.outputs:
                 raise PortError(f"{src.label()} is an end point and has no output to connect from")
             raise PortError(f"{src.label()} has no output port {source_port!r}")
+        if not dst.spec.inputs:
+            raise PortError(f"{dst.label()} is a start point and takes no inputs")
         if target_port is None:
-            target_port = self.free_input_port(target)
-            if target_port is None:
-                if not dst.spec.inputs:
-                    raise PortError(f"{dst.label()} is a start point and takes no inputs")
-                raise PortError(f"every input of {dst.label()} is already connected; remove an edge first")
+            # all taken: name the first port so the message says what feeds it
+            target_port = self.free_input_port(target) or dst.spec.inputs[0].name
         port = dst.spec.input_port(target_port)
         if port is None:
-            if not dst.spec.inputs:
-                raise PortError(f"{dst.label()} is a start point and takes no inputs")
             raise PortError(f"{dst.label()} has no input port {target_port!r}")
         if source == target:
             raise CycleError(f"cannot connect {src.label()} to itself: networks may not contain loops")
+        if nx.has_path(self.graph, target, source):
+            raise CycleError(f"connecting {src.label()} to {dst.label()} would create a loop; "
+                             f"networks must flow one way")
         for edge in self.in_edges(target, target_port):
             if edge.source == source and edge.source_port == source_port:
                 raise DuplicateEdgeError(f"{src.label()} is already connected to {dst.label()}")
@@ -250,9 +250,6 @@ class Network(Observable):
                 other = self.node(edge.source)
                 raise PortError(f"input '{target_port}' of {dst.label()} is already fed by {other.label()}; "
                                 f"remove that edge first, or use an Add or Concat to merge branches")
-        if nx.has_path(self.graph, target, source):
-            raise CycleError(f"connecting {src.label()} to {dst.label()} would create a loop; "
-                             f"networks must flow one way")
         return target_port
 
     def can_connect(self, source: str, target: str, source_port: str = "out",

@@ -37,7 +37,7 @@ def _attention_infer(p, ins):
     _heads_divide(query.shape[2], p["num_heads"])
     key = key or query
     value = value or key
-    for name, t in (("key", key), ("value", value)):
+    for t in (key, value):
         _sequence(t)
     if key.shape[1] != value.shape[1]:
         raise ShapeError(f"needs key and value of the same length but receives {format_shape(key.shape)} "
@@ -125,8 +125,9 @@ def _stack_params(causal_default: bool) -> tuple:
     )
 
 
-def _layer_cost(d: int, ff: int, attn_blocks: int) -> int:
-    return attn_blocks * (4 * d * d + 4 * d) + (2 * d * ff + ff + d) + (2 + attn_blocks) * 2 * d
+def _layer_params(d: int, ff: int, attn_blocks: int) -> int:
+    """Parameters of one layer: attention blocks, the feed-forward pair, one LayerNorm per sub-layer."""
+    return attn_blocks * (4 * d * d + 4 * d) + (2 * d * ff + ff + d) + (attn_blocks + 1) * 2 * d
 
 
 def _stack_kwargs(p, d_model: int) -> dict:
@@ -145,7 +146,7 @@ def _encoder_infer(p, ins):
 
 def _encoder_cost(p, ins, out):
     d, length = ins[0].shape[2], ins[0].shape[1]
-    per = _layer_cost(d, p["dim_feedforward"], 1) - 2 * d  # encoder layers hold two norms
+    per = _layer_params(d, p["dim_feedforward"], 1)
     macs = length * (4 * d * d + 2 * d * p["dim_feedforward"]) + 2 * length * length * d
     return Cost(per * p["num_layers"], macs * p["num_layers"])
 
@@ -179,7 +180,7 @@ def _decoder_infer(p, ins):
 
 def _decoder_cost(p, ins, out):
     d, lt, lm = ins[0].shape[2], ins[0].shape[1], ins[1].shape[1]
-    per = _layer_cost(d, p["dim_feedforward"], 2) - 4 * d  # decoder layers hold three norms
+    per = _layer_params(d, p["dim_feedforward"], 2)
     macs = (lt * (6 * d * d + 2 * d * p["dim_feedforward"]) + lm * 2 * d * d
             + 2 * lt * lt * d + 2 * lt * lm * d)
     return Cost(per * p["num_layers"], macs * p["num_layers"])
