@@ -318,8 +318,8 @@ class Network(Observable):
             self._changed(NodeMoved(self, node_id, old, (x, y)))
 
     def _changed(self, event: GraphEvent) -> None:
-        # moving a node changes nothing a shape depends on
-        if not isinstance(event, NodeMoved | NodeRenamed):
+        # moving a node changes nothing a shape or message depends on (a rename does: messages quote names)
+        if not isinstance(event, NodeMoved):
             self.revision += 1
         self._emit(event)
 

@@ -1,5 +1,7 @@
 """Automatic layered layout: columns by longest path from the inputs, rows ordered to keep
-parents and children near each other. Pure geometry; the GUI applies it through an undoable command."""
+parents and children near each other. A long network wraps into bands read like lines of text,
+so a 14-layer CNN fits a window instead of running off to the right. Pure geometry; the GUI
+applies it through an undoable command."""
 
 from __future__ import annotations
 
@@ -7,18 +9,26 @@ from graph.document import Network
 
 COLUMN_GAP = 230.0
 ROW_GAP = 120.0
+#: columns per band before the layout wraps onto a new band below
+WRAP_COLUMNS = 5
 
 
-def layered_positions(network: Network, origin: tuple[float, float] = (0.0, 0.0)) -> dict[str, tuple[float, float]]:
+def _depths(network: Network) -> dict[str, int]:
     depth: dict[str, int] = {}
     for node in network.topological_order():
         parents = [e.source for e in network.in_edges(node.id)]
         depth[node.id] = 1 + max((depth[p] for p in parents), default=-1)
+    return depth
+
+
+def layered_positions(network: Network, origin: tuple[float, float] = (0.0, 0.0),
+                      column_gap: float = COLUMN_GAP, row_gap: float = ROW_GAP,
+                      wrap: int = WRAP_COLUMNS) -> dict[str, tuple[float, float]]:
     columns: dict[int, list[str]] = {}
-    for node_id, d in depth.items():
+    for node_id, d in _depths(network).items():
         columns.setdefault(d, []).append(node_id)
     row: dict[str, float] = {}
-    positions: dict[str, tuple[float, float]] = {}
+    placed: dict[str, tuple[int, float]] = {}  # node -> (column, row within its column)
     for d in sorted(columns):
         ids = columns[d]
 
@@ -30,7 +40,18 @@ def layered_positions(network: Network, origin: tuple[float, float] = (0.0, 0.0)
         offset = (len(ids) - 1) / 2
         for i, node_id in enumerate(ids):
             row[node_id] = i - offset
-            positions[node_id] = (origin[0] + d * COLUMN_GAP, origin[1] + (i - offset) * ROW_GAP)
+            placed[node_id] = (d, i - offset)
+    wrap = max(1, wrap)
+    bands = (max(columns, default=0) // wrap) + 1
+    # each band is as tall as its tallest column, plus one row of air
+    band_top = [0.0] * (bands + 1)
+    for band in range(bands):
+        heights = [len(columns[d]) for d in columns if d // wrap == band]
+        band_top[band + 1] = band_top[band] + (max(heights, default=1) + 1) * row_gap
+    positions = {}
+    for node_id, (d, r) in placed.items():
+        band = d // wrap
+        positions[node_id] = (origin[0] + (d % wrap) * column_gap, origin[1] + band_top[band] + r * row_gap)
     return positions
 
 

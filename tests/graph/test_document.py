@@ -146,3 +146,26 @@ def test_project_networks_are_named_uniquely():
     assert [n.name for n in p.networks] == ["main", "main_2"]
     p.rename_network("main_2", "decoder")
     assert p.network("decoder") is p.networks[1]
+
+
+def test_layout_puts_every_node_somewhere_distinct_and_wraps_long_chains():
+    from graph.layout import WRAP_COLUMNS, layered_positions
+    from graph.templates import make_template
+
+    net = make_template("cnn-digits").main
+    pos = layered_positions(net)
+    assert len(set(pos.values())) == len(net)
+    xs = {x for x, _ in pos.values()}
+    assert len(xs) == WRAP_COLUMNS  # 14 layers in a row wrap into bands of WRAP_COLUMNS columns
+    order = [n.id for n in net.topological_order()]
+    assert pos[order[0]][1] < pos[order[-1]][1]  # later bands lie below
+
+
+def test_rename_refreshes_messages_that_quote_the_name():
+    b = graph.NetworkBuilder()
+    dense = b.add("Dense", b.input((1, 4, 4)))
+    b.output(dense)
+    net = b.network
+    assert "dense_1" in graph.analyze(net).problems[0].message
+    net.rename_node(dense, "classifier")
+    assert "classifier" in graph.analyze(net).problems[0].message

@@ -1,0 +1,224 @@
+"""New, Open, Save, Save As, recent files, export, autosave and crash recovery.
+
+Loading is all-or-nothing: a file is read completely into a new Project before the open one is
+replaced, so a broken file leaves the current document exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+import graph
+from graph import GraphError, Project
+from graph.project_file import atomic_write
+from graph.templates import make_template
+from gui import dialogs
+from gui.recovery import RecoveryEntry, RecoveryStore
+from gui.session import EditorSession, empty_project
+from gui.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+
+class FileController(QObject):
+    recentChanged = Signal()
+    #: a sentence for the status bar ("Saved digits.dcproj")
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget, session: EditorSession, settings: AppSettings,
+                 recovery: RecoveryStore | None = None) -> None:
+        super().__init__(parent)
+        self.window = parent
+        self.session = session
+        self.settings = settings
+        self.recovery = recovery if recovery is not None else RecoveryStore()
+        #: undo index at the last autosave; nothing new to write while it is unchanged
+        self._autosaved_index: int | None = None
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(settings.autosave_seconds * 1000)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
+        #: False for screenshots: leave the recent-files list alone
+        self.remember_files = True
+        #: False for screenshots: report errors to the log instead of a dialog nobody can click
+        self.interactive = True
+
+    def _error(self, title: str, message: str) -> None:
+        if self.interactive:
+            dialogs.show_error(self.window, title, message)
+        else:
+            log.error("%s: %s", title, message)
+
+    # -- questions ------------------------------------------------------------------------------
+    def display_name(self) -> str:
+        path = self.session.path
+        return path.name if path else self.session.project.name
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded, or unchanged)."""
+        if not self.session.modified:
+            return True
+        answer = dialogs.ask_unsaved_changes(self.window, self.display_name())
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # -- new / open -----------------------------------------------------------------------------
+    def new_project(self, template: str | None = None) -> bool:
+        if not self.maybe_save():
+            return False
+        if template is None:
+            template = dialogs.choose_template(self.window)
+            if template is None:
+                return False
+        try:
+            project = make_template(template) if template else empty_project()
+        except GraphError as exc:
+            self._error("New project", str(exc))
+            return False
+        self._replace(project, None)
+        self.message.emit(f"New project from template {template}" if template else "New empty project")
+        return True
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        start = str(self.session.path.parent) if self.session.path else ""
+        path = dialogs.choose_open_path(self.window, start)
+        return self.open_path(path, ask_to_save=False) if path else False
+
+    def open_path(self, path: str | Path, ask_to_save: bool = True) -> bool:
+        if ask_to_save and not self.maybe_save():
+            return False
+        path = Path(path)
+        try:
+            project = graph.load_project(path)
+        except GraphError as exc:
+            log.warning("cannot open %s: %s", path, exc)
+            self._error("Cannot open project", str(exc))
+            if isinstance(exc, graph.ProjectFileError) and not path.exists():
+                self.settings.remove_recent(path)
+                self.recentChanged.emit()
+            return False
+        self._replace(project, path)
+        self._remember(path)
+        self.message.emit(f"Opened {path.name}")
+        return True
+
+    def _replace(self, project: Project, path: Path | None) -> None:
+        self.session.replace_project(project, path)
+        self._autosaved_index = None
+        self.recovery.clear()
+
+    # -- save -----------------------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        return self._save_to(self.session.path)
+
+    def save_as(self) -> bool:
+        suggested = str(self.session.path or Path.cwd() / f"{_file_stem(self.session.project.name)}.dcproj")
+        path = dialogs.choose_save_path(self.window, suggested)
+        if path is None:
+            return False
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            graph.save_project(self.session.project, path)
+        except (OSError, GraphError, ValueError) as exc:
+            log.warning("cannot save %s: %s", path, exc)
+            self._error("Cannot save project", f"{path}: {getattr(exc, 'strerror', None) or exc}")
+            return False
+        self.session.undo_stack.setClean()
+        if self.session.path != path:
+            self.session.set_path(path)
+        self._remember(path)
+        self.recovery.clear()
+        self._autosaved_index = None
+        self.message.emit(f"Saved {path.name}")
+        return True
+
+    def _remember(self, path: Path) -> None:
+        if self.remember_files:
+            self.settings.add_recent(path)
+            self.recentChanged.emit()
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_python(self, network_name: str | None = None) -> bool:
+        project = self.session.project
+        name = network_name or project.main.name
+        base = self.session.path.with_suffix(".py") if self.session.path else Path.cwd() / f"{_file_stem(name)}.py"
+        path = dialogs.choose_export_path(self.window, str(base))
+        if path is None:
+            return False
+        return self.export_to(path, name)
+
+    def export_to(self, path: Path, network_name: str) -> bool:
+        try:
+            text = graph.export_python(self.session.project, network_name)
+            atomic_write(Path(path), text.encode("utf-8"))
+        except GraphError as exc:
+            self._error("Cannot export", str(exc))
+            return False
+        except OSError as exc:
+            self._error("Cannot export", f"{path}: {exc.strerror or exc}")
+            return False
+        self.message.emit(f"Exported {network_name} to {Path(path).name}")
+        return True
+
+    # -- autosave and recovery --------------------------------------------------------------------
+    def autosave_now(self) -> Path | None:
+        """Write the recovery copy if there is unsaved work that it does not hold yet."""
+        stack = self.session.undo_stack
+        if not self.session.modified:
+            self.recovery.clear()
+            self._autosaved_index = None
+            return None
+        if self._autosaved_index == stack.index():
+            return None
+        try:
+            written = self.recovery.write(self.session.project, self.session.path)
+        except (OSError, GraphError, ValueError) as exc:
+            log.warning("autosave failed: %s", exc)
+            return None
+        self._autosaved_index = stack.index()
+        return written
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer the newest autosave of a session that crashed. Whatever the answer,
+        the old recovery files are then removed (a restored project is autosaved anew at once)."""
+        entries = self.recovery.orphans()
+        if not entries:
+            return False
+        restored = dialogs.ask_restore(self.window, entries[0].describe()) and self.restore(entries[0])
+        if restored:
+            self.autosave_now()
+        for entry in entries:
+            self.recovery.discard(entry)
+        return restored
+
+    def restore(self, entry: RecoveryEntry) -> bool:
+        try:
+            project = graph.load_project(entry.project_file)
+        except GraphError as exc:
+            self._error("Cannot recover", str(exc))
+            return False
+        self.session.replace_project(project, entry.original)
+        self.session.undo_stack.resetClean()   # it differs from what is on disk: ask before closing
+        self.message.emit(f"Recovered {entry.name}")
+        return True
+
+    def shutdown(self) -> None:
+        """A clean exit: nothing to recover next time."""
+        self.autosave_timer.stop()
+        self.recovery.release()
+
+
+def _file_stem(name: str) -> str:
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name.strip()).strip("_")
+    return stem or "project"

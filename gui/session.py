@@ -1,0 +1,114 @@
+"""The editing session: the open project, its undo stack and its file path.
+
+It is the one bridge from the plain-Python document to Qt: it relays every document event as a
+Qt signal and re-analyses each changed network exactly once per edit (when the undo stack settles,
+or on the next event-loop turn for changes made outside a command), so the canvas, inspector,
+summary and problems panels all draw from one :class:`graph.Analysis` instead of computing their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+import graph
+from graph import Analysis, Network, Project
+from graph.events import GraphEvent, NetworkRemoved, NodeMoved, SettingsChanged
+
+log = logging.getLogger(__name__)
+
+
+def empty_project() -> Project:
+    return Project(name="Untitled", networks=[Network("main")])
+
+
+class EditorSession(QObject):
+    #: the whole project was replaced (New, Open, recovery); listeners rebuild from it
+    projectReplaced = Signal(object)
+    #: every document event (a frozen dataclass from graph.events), in order
+    graphEvent = Signal(object)
+    #: (network, analysis) after an edit changed what shape inference sees
+    analysisChanged = Signal(object, object)
+    #: the file path changed (Save As, Open, New)
+    pathChanged = Signal(object)
+
+    def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)
+        self._project: Project = project if project is not None else empty_project()
+        self._path: Path | None = None
+        self._dirty: dict[int, Network] = {}
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(0)
+        self._flush_timer.timeout.connect(self.flush)
+        self._project.subscribe(self._on_event)
+        self.undo_stack.indexChanged.connect(self.flush)
+
+    # -- the document ---------------------------------------------------------------------------
+    @property
+    def project(self) -> Project:
+        return self._project
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def set_path(self, path: str | Path | None) -> None:
+        self._path = Path(path) if path is not None else None
+        self.pathChanged.emit(self._path)
+
+    def replace_project(self, project: Project, path: str | Path | None = None) -> None:
+        """Swap in another project: the undo history belongs to the old one and goes with it."""
+        self._project.unsubscribe(self._on_event)
+        self.undo_stack.clear()
+        self._dirty.clear()
+        self._project = project
+        project.subscribe(self._on_event)
+        self.set_path(path)
+        self.projectReplaced.emit(project)
+        for net in project.networks:
+            self._mark(net)
+        self.flush()
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    # -- editing --------------------------------------------------------------------------------
+    def push(self, command: QUndoCommand) -> None:
+        self.undo_stack.push(command)
+        self.flush()
+
+    def analysis(self, network: Network) -> Analysis:
+        """Cached on the network's revision by graph, so asking again costs nothing."""
+        return graph.analyze(network)
+
+    # -- events ---------------------------------------------------------------------------------
+    def _on_event(self, event: GraphEvent) -> None:
+        net = event.network
+        if isinstance(event, NetworkRemoved):
+            if net is not None:
+                self._dirty.pop(id(net), None)
+        elif net is not None and not isinstance(event, NodeMoved | SettingsChanged):
+            self._mark(net)
+        self.graphEvent.emit(event)
+
+    def _mark(self, network: Network) -> None:
+        self._dirty[id(network)] = network
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        """Analyse each network changed since the last flush, once, and announce the result."""
+        if not self._dirty:
+            return
+        nets = [n for n in self._dirty.values() if any(n is m for m in self._project.networks)]
+        self._dirty.clear()
+        self._flush_timer.stop()
+        for net in nets:
+            self.analysisChanged.emit(net, graph.analyze(net))
