@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,6 +79,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from graph.project_file import atomic_write
 
     project = _load(args.project)
+    if args.output not in (None, "-") and Path(args.output).is_dir():
+        return _fail(f"{args.output} is a folder; give a file name such as {Path(args.output) / 'model.py'}")
     text = graph.export_python(project, args.network, seed=args.seed)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -184,8 +187,18 @@ def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         return COMMANDS[args.command](args)
     except GraphError as exc:
         return _fail(str(exc))
+    except BrokenPipeError:  # `summary P | head`: the reader left; stop quietly
+        try:  # point stdout at devnull so the flush at exit does not complain either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
     except OSError as exc:
-        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        # os.replace(temp, target) names the temp file first: the user knows only the target
+        where = exc.filename2 or exc.filename or ""
+        return _fail(f"{where}: {exc.strerror or exc}".lstrip(": "))
     except KeyboardInterrupt:
         return _fail("interrupted")
 

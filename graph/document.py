@@ -8,7 +8,9 @@ answers the same question without raising so a view can light up valid targets w
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,9 +47,28 @@ MAX_NAME_LENGTH = 100
 _ID_NUMBER = re.compile(r"(\d+)$")
 
 
+MAX_ID_LENGTH = 100
+
+
 def _id_number(ident: str) -> int:
     match = _ID_NUMBER.search(ident)
-    return int(match.group(1)) if match else 0
+    return int(match.group(1)[-18:]) if match else 0
+
+
+def _check_id(ident: Any, what: str) -> str:
+    if not isinstance(ident, str) or not ident or len(ident) > MAX_ID_LENGTH:
+        raise GraphError(f"a {what} id must be text of 1 to {MAX_ID_LENGTH} characters")
+    return ident
+
+
+def _point(position: Iterable[float]) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in position)
+    except (TypeError, ValueError, OverflowError):
+        raise GraphError("a position must be two numbers") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GraphError("a position must be two finite numbers")
+    return x, y
 
 
 @dataclass
@@ -79,7 +100,10 @@ class Edge:
 def clean_name(name: Any) -> str:
     if not isinstance(name, str):
         raise GraphError(f"a name must be text, not {name!r}")
-    name = " ".join(name.split())
+    if any(unicodedata.category(ch) == "Cs" for ch in name):
+        raise GraphError("a name may not contain lone surrogates (broken unicode text)")
+    # whitespace of any kind becomes one space; other control characters are dropped
+    name = "".join(ch for ch in " ".join(name.split()) if unicodedata.category(ch) != "Cc")
     if not name:
         raise GraphError("a name cannot be empty")
     if len(name) > MAX_NAME_LENGTH:
@@ -198,12 +222,10 @@ class Network(Observable):
         values = coerce_params(spec, params)
         if node_id is None:
             node_id = f"n{self._next_node}"
-        elif node_id in self._nodes:
+        elif _check_id(node_id, "node") in self._nodes:
             raise GraphError(f"node id {node_id!r} is already used")
-        elif not isinstance(node_id, str) or not node_id:
-            raise GraphError("a node id must be non-empty text")
+        x, y = _point(position)
         self._next_node = max(self._next_node, _id_number(node_id) + 1)
-        x, y = (float(v) for v in position)
         node = Node(node_id, spec.type_id, clean_name(name) if name is not None else self.default_name(type_id),
                     values, (x, y))
         self._nodes[node_id] = node
@@ -271,7 +293,7 @@ class Network(Observable):
         target_port = self.check_connect(source, target, source_port, target_port)
         if edge_id is None:
             edge_id = f"e{self._next_edge}"
-        elif edge_id in self._edges:
+        elif _check_id(edge_id, "edge") in self._edges:
             raise GraphError(f"edge id {edge_id!r} is already used")
         self._next_edge = max(self._next_edge, _id_number(edge_id) + 1)
         edge = Edge(edge_id, source, source_port, target, target_port)
@@ -311,7 +333,7 @@ class Network(Observable):
 
     def move_node(self, node_id: str, position: Iterable[float]) -> None:
         node = self.node(node_id)
-        x, y = (float(v) for v in position)
+        x, y = _point(position)
         old = node.position
         if (x, y) != old:
             node.position = (x, y)

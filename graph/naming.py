@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import unicodedata
 from collections.abc import Iterable
 
 # public attributes of torch.nn.Module (torch 2.13) plus names the generated code itself uses
@@ -25,12 +26,24 @@ set_extra_state set_submodule share_memory state_dict to to_empty train type xpu
 """.split())
 _SCRIPT_NAMES = frozenset({"self", "torch", "nn", "math", "model", "inputs", "outputs", "args", "main",
                            "build_model", "sample_inputs", "annotations", "device", "data", "loss"})
+# attributes of graph.compiler.CompiledNetwork: a submodule of that name would clash with them
+# (add_module refuses most; the ``plan`` property would silently shadow the layer in forward)
+_COMPILED_ATTRS = frozenset({"plan", "forward_all", "network_name", "input_names", "output_names",
+                             "node_names"})
 RESERVED = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
-            | _MODULE_ATTRS | _SCRIPT_NAMES)
+            | _MODULE_ATTRS | _SCRIPT_NAMES | _COMPILED_ATTRS)
+
+
+def _ascii_letters(text: str, other: str) -> str:
+    """Accented letters lose their accents (``Modèle`` -> ``Modele``, full-width ``１`` -> ``1``);
+    any other non-ASCII character becomes ``other``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch if ch.isascii() else other for ch in kept)
 
 
 def snake_identifier(text: str, fallback: str = "layer") -> str:
-    ascii_text = "".join(ch if ch.isascii() else "_" for ch in text)
+    ascii_text = _ascii_letters(text, "_")
     ascii_text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_text)
     ident = re.sub(r"[^0-9a-zA-Z]+", "_", ascii_text).strip("_").lower()
     if not ident:
@@ -43,7 +56,7 @@ def snake_identifier(text: str, fallback: str = "layer") -> str:
 
 
 def class_identifier(text: str, fallback: str = "Model", avoid: Iterable[str] = ()) -> str:
-    words = re.findall(r"[0-9a-zA-Z]+", "".join(ch if ch.isascii() else " " for ch in text))
+    words = re.findall(r"[0-9a-zA-Z]+", _ascii_letters(text, " "))
     ident = "".join(w[:1].upper() + w[1:] for w in words) or fallback
     if ident[0].isdigit():
         ident = f"{fallback}{ident}"

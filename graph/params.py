@@ -53,7 +53,7 @@ class ParamSpec:
                 raise ParamError(f"{self.title} must be a number, not {value!r}")
             try:
                 number = float(value)
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ParamError(f"{self.title} must be a number, not {value!r}") from None
             if not math.isfinite(number):
                 raise ParamError(f"{self.title} must be a finite number")

@@ -13,7 +13,8 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,17 @@ WEIGHTS_SUFFIX = ".safetensors"
 #: from-version -> function producing the next version's dict; applied in a chain on load
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+#: longest node or edge id a file may hold (ids are short machine strings like ``n12``)
+MAX_ID_LENGTH = 100
+#: positions are kept within this range so that every saved file can be read back
+MAX_COORDINATE = 1e9
+#: largest magnitude of a number inside a node's params (int64, what torch can hold)
+MAX_PARAM_NUMBER = 2**63 - 1
+#: longest text, list, and text inside a list a parameter value may be (beyond what any layer accepts)
+MAX_PARAM_TEXT = 200
+MAX_PARAM_ITEMS = 16
+MAX_PARAM_ITEM_TEXT = 20
+
 
 # -- writing ------------------------------------------------------------------------------------
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -44,6 +56,15 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     }
 
 
+def _coordinate(value: float) -> float:
+    """A position coordinate the loader accepts (a node dragged to infinity must not make the
+    project unsavable or the file unreadable)."""
+    if math.isnan(value):
+        return 0.0
+    limit = MAX_COORDINATE - 1
+    return round(min(max(value, -limit), limit), 2)
+
+
 def network_to_dict(net: Network) -> dict[str, Any]:
     return {
         "name": net.name,
@@ -54,7 +75,7 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                 "type_version": n.spec.version,
                 "name": n.name,
                 "params": {k: to_json_value(v) for k, v in n.params.items()},
-                "position": [round(n.position[0], 2), round(n.position[1], 2)],
+                "position": [_coordinate(n.position[0]), _coordinate(n.position[1])],
             }
             for n in net.nodes
         ],
@@ -77,10 +98,46 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); keep the mode a plain write would have given
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would race with other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); best effort elsewhere."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def weights_path(path: str | os.PathLike[str]) -> Path:
@@ -91,12 +148,25 @@ def save_project(project: Project, path: str | os.PathLike[str], weights: dict[s
     """Save the project; ``weights`` maps network names to state dicts and goes to a safetensors
     file beside the project."""
     path = Path(path)
-    text = json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False)
+    data = _encode(project_to_dict(project))
     if weights:
         save_weights(weights, weights_path(path))
-    atomic_write(path, (text + "\n").encode("utf-8"))
+    atomic_write(path, data)
     log.info("saved project %s", path)
     return path
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(f"the project cannot be saved: its settings hold a value JSON cannot "
+                               f"store ({exc})", "settings") from None
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate (not valid UTF-8) somewhere in the text: escape everything instead
+        return (json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
 
 
 def save_weights(weights: dict[str, Any], path: Path) -> None:
@@ -117,18 +187,24 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     path = Path(path)
     if path.suffix != WEIGHTS_SUFFIX:
         path = weights_path(path)
+    if not path.is_file():
+        raise ProjectFileError(f"weights file not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
             names = json.loads(meta.get("networks", "[]"))
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ValueError("its 'networks' metadata is not a list of network names")
             out: dict[str, dict[str, Any]] = {name: {} for name in names}
             for key in fh.keys():
-                index, _, param = key.partition("/")
+                index, sep, param = key.partition("/")
+                if not sep or not index.isdigit() or int(index) >= len(names):
+                    raise ValueError(f"tensor {key!r} belongs to no network")
                 out[names[int(index)]][param] = fh.get_tensor(key)
             return out
     except FileNotFoundError:
         raise ProjectFileError(f"weights file not found: {path}") from None
-    except (SafetensorError, ValueError, IndexError, OSError, json.JSONDecodeError) as exc:
+    except (SafetensorError, ValueError, TypeError, OSError, RecursionError) as exc:
         raise ProjectFileError(f"cannot read weights file {path}: {exc}") from None
 
 
@@ -142,7 +218,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except OSError as exc:
         raise ProjectFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (some Windows editors add one) is fine
     except UnicodeDecodeError as exc:
         raise ProjectFileError(f"{path.name} is not a text file (byte {exc.start} is not UTF-8)") from None
     try:
@@ -152,10 +228,14 @@ def load_project(path: str | os.PathLike[str]) -> Project:
                                f"column {exc.colno}") from None
     except RecursionError:
         raise ProjectFileError(f"{path.name} is nested too deeply to be a project file") from None
+    except ValueError:  # json's only other failure: an integer with thousands of digits
+        raise ProjectFileError(f"{path.name} holds a number with too many digits to be a project file") from None
     try:
         return project_from_dict(data)
     except ProjectFileError as exc:
-        raise ProjectFileError(f"{path.name}: {exc}") from None
+        error = ProjectFileError(f"{path.name}: {exc}")
+        error.where = exc.where
+        raise error from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -170,7 +250,7 @@ class _Reader:
         self.where = where
 
     def fail(self, message: str) -> ProjectFileError:
-        return ProjectFileError(message, self.where)
+        return ProjectFileError(message, self.where or "top level")
 
     def obj(self) -> dict[str, Any]:
         if not isinstance(self.value, dict):
@@ -194,7 +274,16 @@ class _Reader:
     def text(self) -> str:
         if not isinstance(self.value, str):
             raise self.fail(f"expected text, found {_kind(self.value)}")
+        if any("\ud800" <= ch <= "\udfff" for ch in self.value):
+            raise self.fail("the text contains an unpaired surrogate escape (\\ud800-\\udfff), which is "
+                            "not a character")
         return self.value
+
+    def ident(self) -> str:
+        value = self.text()
+        if not value or len(value) > MAX_ID_LENGTH:
+            raise self.fail(f"expected an id of 1 to {MAX_ID_LENGTH} characters, found {len(value)}")
+        return value
 
     def integer(self) -> int:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
@@ -203,10 +292,12 @@ class _Reader:
 
     def point(self) -> tuple[float, float]:
         v = self.value
+        # ``abs(c) < MAX_COORDINATE`` also rejects NaN and infinities, and compares huge ints exactly
         if (not isinstance(v, list) or len(v) != 2
-                or not all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
-                           and abs(c) < 1e9 for c in v)):
-            raise self.fail("expected a position [x, y] of two finite numbers")
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) and abs(c) < MAX_COORDINATE
+                           for c in v)):
+            raise self.fail(f"expected a position [x, y] of two numbers between -{MAX_COORDINATE:g} "
+                            f"and {MAX_COORDINATE:g}")
         return float(v[0]), float(v[1])
 
 
@@ -219,10 +310,10 @@ def _kind(value: Any) -> str:
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     version = _Reader(data, "").field("format_version").integer()
     if version > FORMAT_VERSION:
-        raise ProjectFileError(f"the file was written by a newer DeepCanvas (format {version}; this version "
+        raise ProjectFileError(f"the file was written by a newer DeepCanvas (format {_short(version)}; this version "
                                f"reads up to {FORMAT_VERSION}): update DeepCanvas to open it", "format_version")
     if version < 1:
-        raise ProjectFileError(f"unknown format version {version}", "format_version")
+        raise ProjectFileError(f"unknown format version {_short(version)}", "format_version")
     while version < FORMAT_VERSION:
         data = MIGRATIONS[version](data)
         version += 1
@@ -235,26 +326,65 @@ def project_from_dict(data: Any) -> Project:
     top.obj()
     fmt = top.field("format", FORMAT_NAME)
     if fmt.value != FORMAT_NAME:
-        raise fmt.fail(f"this is not a DeepCanvas project (format {fmt.value!r})")
+        raise fmt.fail(f"this is not a DeepCanvas project (format {_short(fmt.value)})")
     data = _migrate(dict(data))
     top = _Reader(data, "")
     name = top.field("name", "Untitled").text()
     settings = top.field("settings", {})
     settings.obj()
-    project = Project(name=_guard(top.field("name", "Untitled"), lambda: clean_name(name)), settings=settings.value)
+    try:  # what loads must save again (a dict handed over in memory may hold what no file can)
+        json.dumps(settings.value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise settings.fail(f"holds a value JSON cannot store ({str(exc)[:80]})") from None
+    with _at(top.field("name", "Untitled")):
+        project = Project(name=clean_name(name), settings=settings.value)
     nets = top.field("networks").items()
     if not nets:
         raise top.field("networks").fail("a project needs at least one network")
     for reader in nets:
         net = _read_network(reader)
-        _guard(reader.field("name"), lambda n=net: project.add_network(n))
+        with _at(reader.field("name")):
+            project.add_network(net)
     return project
 
 
-def _guard(reader: _Reader, action: Callable[[], Any]) -> Any:
-    """Run a model operation; a GraphError it raises becomes a ProjectFileError at ``reader``'s place."""
+def _check_param_value(reader: _Reader) -> None:
+    """Refuse what no parameter can hold before it reaches the parameter's own checks: numbers
+    beyond int64 (``float(10**400)`` raises OverflowError, not a ParamError), nested values, and
+    text or lists so long that quoting them would flood the message."""
+    value = reader.value
+    if isinstance(value, dict):
+        raise reader.fail("expected a number, text, true/false or a list of numbers, found an object")
+    if isinstance(value, list) and len(value) > MAX_PARAM_ITEMS:
+        raise reader.fail(f"a list of {len(value)} values is too long for a parameter")
+    for item in reader.items() if isinstance(value, list) else [reader]:
+        v = item.value
+        if isinstance(v, dict | list):
+            raise item.fail(f"expected a number or text, found {_kind(v)}")
+        limit = MAX_PARAM_ITEM_TEXT if item is not reader else MAX_PARAM_TEXT
+        if isinstance(v, str) and len(v) > limit:
+            raise item.fail(f"text of {len(v)} characters is too long for this value (at most {limit})")
+        if isinstance(v, int | float) and not isinstance(v, bool) and not abs(v) <= MAX_PARAM_NUMBER:
+            raise item.fail(f"the number {_short(v)} is out of range")
+
+
+def _short(value: Any) -> str:
+    """A value quoted in a message: short, and never str() of a huge int (which raises ValueError
+    beyond 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        digits = int(abs(value).bit_length() * math.log10(2))
+        return f"{'-' if value < 0 else ''}~10^{digits}"
+    if isinstance(value, dict | list) and len(value) > 8:
+        return f"{_kind(value)} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@contextmanager
+def _at(reader: _Reader) -> Iterator[None]:
+    """Run model operations; a GraphError they raise becomes a ProjectFileError at ``reader``'s place."""
     try:
-        return action()
+        yield
     except ProjectFileError:
         raise
     except GraphError as exc:
@@ -268,31 +398,46 @@ def network_from_dict(data: Any, where: str = "network") -> Network:
 
 def _read_network(reader: _Reader) -> Network:
     name = reader.field("name").text()
-    net = _guard(reader.field("name"), lambda: Network(name))
+    with _at(reader.field("name")):
+        net = Network(name)
     for node_reader in reader.field("nodes").items():
         node_reader.obj()
-        node_id = node_reader.field("id").text()
+        node_id = node_reader.field("id").ident()
         type_reader = node_reader.field("type")
         type_id = type_reader.text()
         if not has_layer(type_id):
-            raise type_reader.fail(f"unknown layer type {type_id!r}")
-        version = node_reader.field("type_version", 1).integer()
+            raise type_reader.fail(f"unknown layer type {_short(type_id)}")
+        version_reader = node_reader.field("type_version", 1)
+        version = version_reader.integer()
         if version > get_layer(type_id).version:
-            raise node_reader.fail(f"layer {type_id} version {version} is newer than this DeepCanvas knows")
+            raise version_reader.fail(f"layer {type_id} version {_short(version)} is newer than this DeepCanvas "
+                                      f"knows: update DeepCanvas to open it")
+        if version < 1:
+            raise version_reader.fail(f"layer versions start at 1, not {_short(version)}")
         params_reader = node_reader.field("params", {})
         params = params_reader.obj()
         node_name = node_reader.field("name").text()
         position = node_reader.field("position", [0, 0]).point()
         spec = get_layer(type_id)
+        known = {p.name for p in spec.params}
         for key in params:
-            _guard(params_reader.field(key), lambda k=key: coerce_params(spec, {k: params[k]}))
-        _guard(node_reader, lambda: net.add_node(type_id, params, node_name, position, node_id=node_id))
+            if key not in known:
+                place = params_reader.field(key) if len(key) <= 40 else params_reader
+                raise place.fail(f"{spec.display_name} has no parameter {_short(key)}"
+                                 + (f" (it has {', '.join(sorted(known))})" if known else ""))
+            value_reader = params_reader.field(key)
+            _check_param_value(value_reader)
+            with _at(value_reader):
+                coerce_params(spec, {key: params[key]})
+        with _at(node_reader):
+            net.add_node(type_id, params, node_name, position, node_id=node_id)
     for edge_reader in reader.field("edges", []).items():
         edge_reader.obj()
-        values = [edge_reader.field(k).text() for k in ("id", "source", "source_port", "target", "target_port")]
-        edge_id, source, source_port, target, target_port = values
+        edge_id, source, source_port, target, target_port = (
+            edge_reader.field(k).ident() for k in ("id", "source", "source_port", "target", "target_port"))
         for key, node_id in (("source", source), ("target", target)):
             if node_id not in net:
                 raise edge_reader.field(key).fail(f"refers to node {node_id!r}, which is not in the network")
-        _guard(edge_reader, lambda: net.connect(source, target, source_port, target_port, edge_id=edge_id))
+        with _at(edge_reader):
+            net.connect(source, target, source_port, target_port, edge_id=edge_id)
     return net

@@ -17,6 +17,17 @@ from graph.layers.spec import (
 from graph.params import Bool, Choice, Float, Int, Ints
 from graph.tensor_type import numel
 
+#: values per sample beyond which a "sample" is surely a typo (it could not be allocated)
+MAX_SAMPLE_VALUES = 1 << 28
+
+
+def _input_infer(p, ins):
+    if numel(p["shape"]) > MAX_SAMPLE_VALUES:
+        raise ShapeError(f"has {numel(p['shape']):,} values per sample, more than any batch could hold: "
+                         f"check its shape.")
+    return TensorType((None, *p["shape"]), p["dtype"])
+
+
 INPUT = LayerSpec(
     type_id="Input",
     display_name="Input",
@@ -26,11 +37,12 @@ INPUT = LayerSpec(
     inputs=(),
     params=(
         Ints("shape", (1, 8, 8), "Shape of one sample, without the batch dimension (e.g. 1×28×28 "
-             "for grey images, 20 for a vector, 50 for a sequence of 50 token ids).", min_length=1),
+             "for grey images, 20 for a vector, 50 for a sequence of 50 token ids).", min_length=1,
+             maximum=1_000_000),
         Choice("dtype", FLOAT, (FLOAT, LONG), "float32 for measurements and images, int64 for token ids "
                "that feed an Embedding."),
     ),
-    infer=lambda p, ins: TensorType((None, *p["shape"]), p["dtype"]),
+    infer=_input_infer,
     build=None,
     examples=({"shape": (20,), "dtype": FLOAT}, {"shape": (12,), "dtype": LONG}),
 )
@@ -128,7 +140,8 @@ RESHAPE = LayerSpec(
     display_name="Reshape",
     category="Core",
     description="Give each sample a new shape with the same number of values; -1 infers one dimension.",
-    params=(Ints("shape", (-1,), "Target shape of one sample; one entry may be -1.", allow_minus_one=True),),
+    params=(Ints("shape", (-1,), "Target shape of one sample; one entry may be -1.", allow_minus_one=True,
+                 maximum=1_000_000),),
     infer=_reshape_infer,
     build=lambda p, ins: ModuleCall("dc.Reshape", {"shape": tuple(p["shape"])}),
     sample_inputs=(TensorType((None, 64)),),

@@ -169,3 +169,22 @@ def test_rename_refreshes_messages_that_quote_the_name():
     assert "dense_1" in graph.analyze(net).problems[0].message
     net.rename_node(dense, "classifier")
     assert "classifier" in graph.analyze(net).problems[0].message
+
+
+def test_hostile_values_are_refused_with_graph_errors():
+    n = graph.Network()
+    with pytest.raises(graph.GraphError):
+        n.add_node("Dense", position=(float("inf"), 0))
+    with pytest.raises(graph.GraphError):
+        n.add_node("Dense", node_id=["not", "hashable"])
+    with pytest.raises(graph.GraphError):
+        n.add_node("Dense", node_id="n" + "9" * 5000)
+    with pytest.raises(graph.GraphError):
+        n.add_node("Dense", name="bad\ud800name")
+    d = n.add_node("Dropout")
+    with pytest.raises(graph.ParamError):
+        n.set_param(d.id, "p", 10**400)
+    with pytest.raises(graph.GraphError):
+        n.move_node(d.id, (0, float("nan")))
+    big = n.add_node("Input", {"shape": (100_000, 100_000)})
+    assert "values per sample" in graph.analyze(n).nodes[big.id].error
