@@ -1,0 +1,153 @@
+"""``python main.py train PROJECT``: the same engine and run folder as the window, with a progress
+bar on the terminal. It trains in this process (no worker needed without a window to protect);
+Ctrl-C stops cleanly at the next step (weights and report saved), a second Ctrl-C aborts."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.options import DEVICES
+
+#: metrics shown on each epoch line, in this order, when present
+EPOCH_COLUMNS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1", "val_mae", "val_r2")
+
+
+def add_commands(subparsers: argparse._SubParsersAction, commands: dict[str, Callable[[argparse.Namespace], int]]
+                 ) -> None:
+    p = subparsers.add_parser("train", help="train with the project's data set and options",
+                              description="Train the project's network with its data set and training options; "
+                                          "writes a run folder (settings, metrics.jsonl, weights, report).")
+    p.add_argument("project", help="project file (.dcproj)")
+    p.add_argument("--epochs", type=int, help="number of epochs (default: the project's)")
+    p.add_argument("--device", choices=DEVICES, help="where to train (default: the project's, usually auto)")
+    p.add_argument("--run-dir", metavar="DIR", help="run folder to write (default: runs/<time>-<name>/ beside "
+                                                    "the project)")
+    p.add_argument("--batch-size", type=int, help="samples per step (default: the project's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the project's)")
+    p.add_argument("--seed", type=int, help="seed of the weights and batch order (default: the project's)")
+    p.add_argument("--network", help="network to train (default: the first)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines; only the result")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON")
+    commands["train"] = cmd_train
+
+
+class _Progress:
+    """Epoch lines on stdout; a live bar on stderr when it is a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty() and not quiet
+        self.epochs = 0
+        self.bar_shown = False
+
+    def __call__(self, event: Any) -> None:
+        from engine.events import EpochMetrics, RunError, RunStarted, StatusChanged, StepMetrics
+
+        if isinstance(event, RunStarted):
+            self.epochs = event.epochs
+            if not self.quiet:
+                print(f"training on {event.device}: {event.dataset}; {event.parameters:,} parameters, "
+                      f"{event.steps_per_epoch} steps per epoch", flush=True)
+        elif isinstance(event, StepMetrics) and self.tty:
+            width = 24
+            done = int(event.epoch_progress * width)
+            sys.stderr.write(f"\r epoch {event.epoch}/{self.epochs} [{'#' * done}{'.' * (width - done)}] "
+                             f"loss {event.loss:.4f}  {event.samples_per_sec:,.0f} samples/s ")
+            sys.stderr.flush()
+            self.bar_shown = True
+        elif isinstance(event, EpochMetrics) and not self.quiet:
+            self._clear()
+            m = event.metrics
+            cols = "  ".join(f"{k} {_fmt(m[k])}" for k in EPOCH_COLUMNS if k in m)
+            mark = " *" if event.is_best else ""
+            print(f"epoch {event.epoch}/{self.epochs}  {cols}  ({m.get('epoch_time', 0):.1f} s){mark}", flush=True)
+        elif isinstance(event, StatusChanged) and event.status == "stopping":
+            self._clear()
+            print("stopping at the end of this step (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+        elif isinstance(event, RunError):
+            self._clear()
+
+    def _clear(self) -> None:
+        if self.bar_shown:
+            sys.stderr.write("\r" + " " * 78 + "\r")
+            sys.stderr.flush()
+            self.bar_shown = False
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    import graph
+    from engine.control import STOP, Control
+    from engine.errors import TrainingError
+    from engine.runner import make_request
+    from engine.session import execute_run
+
+    path = Path(args.project)
+    project = graph.load_project(path)
+    overrides = {"epochs": args.epochs, "device": args.device, "batch_size": args.batch_size, "lr": args.lr,
+                 "seed": args.seed}
+    try:
+        request = make_request(project, args.run_dir, project_path=path, network=args.network,
+                               overrides={k: v for k, v in overrides.items() if v is not None})
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    control = Control()
+    progress = _Progress(args.quiet or args.json)
+    errors: list[Any] = []
+
+    def emit(event: Any) -> None:
+        from engine.events import RunError
+
+        if isinstance(event, RunError):
+            errors.append(event)
+        progress(event)
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if control.value == STOP:
+            raise KeyboardInterrupt
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    started = time.monotonic()
+    try:
+        report = execute_run(request, emit, control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print(json.dumps({**report, "run_dir": request.run_dir}, indent=2))
+    status = report["status"]
+    if status == "failed":
+        message = errors[-1].message if errors else report.get("error", {}).get("message", "training failed")
+        print(f"error: {message}", file=sys.stderr)
+        print(f"run folder: {request.run_dir}", file=sys.stderr)
+        return 1
+    if not args.json:
+        best = report.get("best_epoch")
+        monitor = report.get("monitor", "val_loss")
+        final = report.get("final_metrics", {})
+        parts = [f"{status} after {report.get('epochs_done', 0)} epoch(s) in {time.monotonic() - started:.1f} s"]
+        if report.get("reason") == "early_stopping":
+            parts.append("early stopping")
+        if best is not None:
+            parts.append(f"best epoch {best} ({monitor} {_fmt(report.get('best_value'))})")
+        for key in ("val_accuracy", "val_r2"):
+            if key in final:
+                parts.append(f"last {key} {_fmt(final[key])}")
+        print("; ".join(parts))
+        print(f"run folder: {request.run_dir}")
+    return 130 if status == "stopped" and report.get("reason") == "user" else 0

@@ -1,0 +1,631 @@
+"""Export a project as a standalone training script: the core exporter's model (same layers, same
+initial weights for a seed) plus data loading and a training loop that follow the project's data set
+and options the way the engine does, so running the script reproduces the run outside the app.
+
+Data loading is written out for the built-in scikit-learn data sets (digits, iris, wine,
+breast_cancer, diabetes, moons) and for the user's ``.npz`` and ``.csv`` files (same split, same
+normalisation as the app). Any other kind is exported as arrays: ``write_training_export`` saves
+the split, normalised arrays in an ``.npz`` next to the script, which then loads them.
+
+The script runs on the CPU, CUDA (with mixed precision) or MPS, and under ``torchrun`` (DDP: gloo
+on the CPU, NCCL on GPUs; each process takes its share of every epoch's batches).
+User text (paths, column names) only enters the script through ``ascii()`` literals.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from engine.errors import TrainingError
+from engine.options import DATASET_KEY, TRAINING_KEY, TrainingOptions
+
+#: kinds whose loading code the script contains
+SCRIPTED_KINDS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons", "npz", "csv")
+_SKLEARN_TABULAR = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer"}
+
+
+def _literal(value: Any) -> str:
+    """A Python literal for JSON-like data with every string written by ascii()."""
+    if isinstance(value, str):
+        return ascii(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else "None"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{ascii(str(k))}: {_literal(v)}" for k, v in value.items()) + "}"
+    raise TrainingError(f"cannot write {type(value).__name__} into a script", "internal")
+
+
+def _dict_source(name: str, data: dict[str, Any]) -> str:
+    lines = [f"{name} = {{"]
+    lines += [f"    {ascii(str(k))}: {_literal(v)}," for k, v in data.items()]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+# -- data loading -------------------------------------------------------------------------------------
+_COMMON_DATA = '''
+def split(n: int, val_fraction: float, seed: int, labels: np.ndarray | None = None):
+    """Shuffled train/validation indices, stratified by class where every class fits both sides."""
+    from sklearn.model_selection import train_test_split
+
+    n_val = min(max(1, math.ceil(n * val_fraction)), n - 1)
+    stratify = None
+    if labels is not None:
+        _, counts = np.unique(labels, return_counts=True)
+        k = len(counts)
+        if k > 1 and counts.min() >= 2 and n_val >= k and n - n_val >= k:
+            stratify = labels
+    train, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed, shuffle=True,
+                                  stratify=stratify)
+    return np.asarray(train), np.asarray(val)
+
+
+def fit_normalization(x: np.ndarray, mode: str, mask: np.ndarray | None = None):
+    """Mean and std of the training split only ("global": one pair, "per_feature": one per column)."""
+    if mode == "global":
+        std = float(np.std(x, dtype=np.float64))
+        return float(np.mean(x, dtype=np.float64)), (std if std > 1e-12 else 1.0)
+    mean = np.mean(x, axis=0, dtype=np.float64)
+    std = np.std(x, axis=0, dtype=np.float64)
+    std = np.where(std > 1e-12, std, 1.0)
+    if mask is not None:
+        mean, std = np.where(mask, mean, 0.0), np.where(mask, std, 1.0)
+    return mean, std
+
+
+def normalize(x: np.ndarray, stats) -> np.ndarray:
+    mean, std = stats
+    return ((x - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)).astype(np.float32)
+
+
+def assemble(x, y, task, input_norm, normalize_target=False, mask=None, val=None):
+    """Split, shuffle and normalise as DeepCanvas does; returns x_train, y_train, x_val, y_val."""
+    if val is None:
+        train, valid = split(len(x), DATASET["val_fraction"], DATASET["seed"],
+                             y if task == "classification" else None)
+        x_train, y_train, x_val, y_val = x[train], y[train], x[valid], y[valid]
+    else:
+        x_val, y_val = val
+        order = np.random.default_rng(DATASET["seed"]).permutation(len(x))
+        x_train, y_train = x[order], y[order]
+    if DATASET["normalize"] and input_norm is not None:
+        stats = fit_normalization(x_train, input_norm, mask)
+        x_train, x_val = normalize(x_train, stats), normalize(x_val, stats)
+    if DATASET["normalize"] and normalize_target and task == "regression":
+        stats = fit_normalization(y_train, "per_feature" if y_train.ndim == 2 else "global")
+        y_train, y_val = normalize(y_train, stats), normalize(y_val, stats)
+    x_type = np.int64 if np.issubdtype(x_train.dtype, np.integer) else np.float32
+    y_type = np.int64 if task == "classification" or (task == "sequence" and np.issubdtype(y.dtype, np.integer)) \\
+        else np.float32
+    return [np.ascontiguousarray(a, dtype=t) for a, t in ((x_train, x_type), (y_train, y_type),
+                                                            (x_val, x_type), (y_val, y_type))]
+'''
+
+
+def _loader_sklearn(kind: str, options: dict[str, Any]) -> str:
+    if kind == "digits":
+        reshape = "" if options.get("flat", False) else "    x = x.reshape(-1, 1, 8, 8)\n"
+        return ('def load_data():\n    """The 8x8 handwritten digits bundled with scikit-learn."""\n'
+                "    from sklearn import datasets\n\n"
+                "    bunch = datasets.load_digits()\n"
+                "    x = bunch.data.astype(np.float32)\n" + reshape +
+                '    return assemble(x, bunch.target.astype(np.int64), "classification", "global")')
+    if kind in _SKLEARN_TABULAR:
+        return (f'def load_data():\n    """The {kind} data set bundled with scikit-learn."""\n'
+                "    from sklearn import datasets\n\n"
+                f"    bunch = datasets.{_SKLEARN_TABULAR[kind]}()\n"
+                "    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "
+                '"classification", "per_feature")')
+    if kind == "diabetes":
+        return ('def load_data():\n    """Diabetes progression (raw features) bundled with scikit-learn."""\n'
+                "    from sklearn import datasets\n\n"
+                "    bunch = datasets.load_diabetes(scaled=False)\n"
+                "    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "
+                '"regression", "per_feature", normalize_target=True)')
+    if kind == "moons":
+        n = int(options.get("n_samples", 1000))
+        noise = float(options.get("noise", 0.1))
+        return ('def load_data():\n    """Two interleaving half-moons (scikit-learn\'s make_moons)."""\n'
+                "    from sklearn.datasets import make_moons\n\n"
+                f'    x, y = make_moons(n_samples={n!r}, noise={noise!r}, random_state=DATASET["seed"])\n'
+                '    return assemble(x.astype(np.float32), y.astype(np.int64), "classification", "per_feature")')
+    raise AssertionError(kind)
+
+
+def _loader_npz(path: str, options: dict[str, Any], dataset: Any) -> str:
+    x_key = options.get("x_key") or "x"
+    y_key = options.get("y_key") or "y"
+    tokens = bool(options.get("tokens", False))
+    return textwrap.dedent(f'''\
+        DATA_PATH = {ascii(path)}
+
+
+        def load_data():
+            """Arrays {ascii(x_key)[1:-1]} and {ascii(y_key)[1:-1]} of the .npz file (plus its *_val arrays, if any)."""
+            task, tokens, x_key, y_key = {dataset.task!r}, {tokens!r}, {ascii(x_key)}, {ascii(y_key)}
+            with np.load(DATA_PATH, allow_pickle=False) as archive:
+                arrays = {{key: archive[key] for key in archive.files}}
+            x, y = arrays[x_key], arrays[y_key]
+            val = None
+            if x_key + "_val" in arrays and y_key + "_val" in arrays:
+                val = (arrays[x_key + "_val"], arrays[y_key + "_val"])
+            if task == "classification":
+                labels = np.concatenate([y, val[1]]) if val else y
+                _, encoded = np.unique(labels, return_inverse=True)
+                encoded = encoded.astype(np.int64).reshape(-1)
+                y = encoded[:len(y)]
+                if val:
+                    val = (val[0], encoded[len(y):])
+            x_type = np.int64 if tokens else np.float32
+            x = x.astype(x_type)
+            if val:
+                val = (val[0].astype(x_type), val[1])
+            input_norm = None if tokens else ("per_feature" if x.ndim == 2 else "global")
+            return assemble(x, y, task, input_norm, normalize_target=True, val=val)''')
+
+
+def _loader_csv(path: str, options: dict[str, Any], dataset: Any) -> str:
+    exclude = options.get("exclude", [])
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    return textwrap.dedent(f'''\
+        DATA_PATH = {ascii(path)}
+        MISSING = {{"", "na", "n/a", "nan", "null", "none", "?"}}
+
+
+        def _numbers(cells):
+            """The column as floats (NaN where missing), or None if a present cell is not a number."""
+            values = np.full(len(cells), np.nan)
+            for i, cell in enumerate(cells):
+                if cell.lower() in MISSING:
+                    continue
+                try:
+                    values[i] = float(cell)
+                except ValueError:
+                    return None
+            if not np.all(np.isfinite(values[~np.isnan(values)])):
+                return None
+            return values
+
+
+        def load_data():
+            """The CSV table: numbers as they are (missing -> column mean), text columns one-hot encoded."""
+            import csv
+            import io
+
+            task, target, exclude = {dataset.task!r}, {ascii(options.get("target"))}, {_literal(exclude)}
+            delimiter = {_literal(options.get("delimiter"))}
+            with open(DATA_PATH, encoding="utf-8-sig") as fh:
+                text = fh.read()
+            if delimiter is None:
+                delimiter = max([",", ";", "\\t", "|"], key=text.split("\\n", 1)[0].count)
+            rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
+                    if any(cell.strip() for cell in row)]
+            header = [name or f"column {{i + 1}}" for i, name in enumerate(rows[0])]
+            columns = {{name: [row[i] for row in rows[1:]] for i, name in enumerate(header)}}
+            keep = [cell.lower() not in MISSING for cell in columns[target]]
+            columns = {{name: [c for c, k in zip(cells, keep) if k] for name, cells in columns.items()}}
+            numbers = _numbers(columns[target])
+            if task == "regression":
+                y = numbers.astype(np.float32)
+            else:
+                _, y = np.unique(numbers if numbers is not None else np.array(columns[target]), return_inverse=True)
+                y = y.astype(np.int64).reshape(-1)
+            blocks, mask = [], []
+            for name in header:
+                if name == target or name in exclude:
+                    continue
+                cells = columns[name]
+                values = _numbers(cells)
+                if values is not None:
+                    missing = np.isnan(values)
+                    if missing.all():
+                        continue
+                    if missing.any():
+                        values[missing] = float(np.nanmean(values))
+                    blocks.append(values[:, None])
+                    mask.append(True)
+                    continue
+                cells = ["(missing)" if c.lower() in MISSING else c for c in cells]
+                categories = sorted(set(cells))
+                index = {{c: i for i, c in enumerate(categories)}}
+                one_hot = np.zeros((len(cells), len(categories)))
+                one_hot[np.arange(len(cells)), [index[c] for c in cells]] = 1.0
+                blocks.append(one_hot)
+                mask.extend([False] * len(categories))
+            x = np.concatenate(blocks, axis=1).astype(np.float32)
+            return assemble(x, y, task, "per_feature", normalize_target=True, mask=np.array(mask))''')
+
+
+def _loader_arrays(file_name: str, dataset: Any) -> str:
+    return textwrap.dedent(f'''\
+        DATA_FILE = {ascii(file_name)}
+
+
+        def load_data():
+            """The split, normalised arrays of the {ascii(dataset.name)[1:-1]} data set, saved by DeepCanvas next to this script."""
+            import os
+
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), DATA_FILE)
+            with np.load(path, allow_pickle=False) as data:
+                return [data[key] for key in ("x_train", "y_train", "x_val", "y_val")]''')
+
+
+# -- training -------------------------------------------------------------------------------------
+_TRAINING = '''
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train the network with the settings it had in DeepCanvas.")
+    parser.add_argument("--epochs", type=int, default=OPTIONS["epochs"])
+    parser.add_argument("--batch-size", type=int, default=OPTIONS["batch_size"],
+                        help="samples per step (per process under torchrun)")
+    parser.add_argument("--lr", type=float, default=OPTIONS["lr"])
+    parser.add_argument("--seed", type=int, default=OPTIONS["seed"])
+    parser.add_argument("--device", default=OPTIONS["device"], choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--save", metavar="PATH", help="save the weights (best epoch if kept, else last) "
+                        "as a state_dict with torch.save")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per epoch")
+    return parser.parse_args(argv)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def loss_function():
+    """The loss of a batch, and how the targets are prepared for it once."""
+    name, classes = LOSS, TARGETS["classes"]
+    if name == "bce":
+        if TARGETS["binary"]:
+            return F.binary_cross_entropy_with_logits, lambda y: y.float().unsqueeze(-1)
+        return F.binary_cross_entropy_with_logits, lambda y: F.one_hot(y, classes).float()
+    if name == "cross_entropy":
+        smoothing = OPTIONS["label_smoothing"]
+        if TARGETS["per_position"]:
+            return (lambda out, y: F.cross_entropy(out.reshape(-1, classes), y.reshape(-1),
+                                                   label_smoothing=smoothing)), None
+        if smoothing:
+            return (lambda out, y: F.cross_entropy(out, y, label_smoothing=smoothing)), None
+        return F.cross_entropy, None
+    prepare = (lambda y: y.float().unsqueeze(-1)) if TARGETS["squeeze"] else (lambda y: y.float())
+    if name == "l1":
+        return F.l1_loss, prepare
+    if name == "huber":
+        return (lambda out, y: F.huber_loss(out, y, delta=OPTIONS["huber_delta"])), prepare
+    return F.mse_loss, prepare
+
+
+def predict(out: torch.Tensor) -> torch.Tensor:
+    if TARGETS["binary"]:
+        return (out.squeeze(-1) > 0).long()
+    return out.argmax(-1)
+
+
+def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    name, wd, momentum = OPTIONS["optimizer"], OPTIONS["weight_decay"], OPTIONS["momentum"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+    return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+
+
+def make_scheduler(optimizer, lr: float, epochs: int, steps_per_epoch: int):
+    """(scheduler, steps after every batch?)"""
+    sched, name = torch.optim.lr_scheduler, OPTIONS["schedule"]
+    if name == "step":
+        return sched.StepLR(optimizer, step_size=OPTIONS["step_size"], gamma=OPTIONS["gamma"]), False
+    if name == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=max(1, epochs * steps_per_epoch)), True
+    if name == "one_cycle":
+        return sched.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch), True
+    if name == "plateau":
+        mode = "max" if OPTIONS["monitor"] in ("val_accuracy", "val_f1", "val_r2") else "min"
+        return sched.ReduceLROnPlateau(optimizer, mode=mode, factor=OPTIONS["plateau_factor"],
+                                       patience=OPTIONS["plateau_patience"]), False
+    return None, False
+
+
+@torch.no_grad()
+def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
+    """Validation loss and metrics over the whole validation split."""
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64 if x.device.type != "mps" else torch.float32, device=x.device)
+    classes = TARGETS["classes"]
+    confusion = torch.zeros(classes * classes, dtype=torch.long, device=x.device) if classes else None
+    sums = []
+    for start in range(0, len(x), batch_size):
+        xb, yb, mb = x[start:start + batch_size], y[start:start + batch_size], m[start:start + batch_size]
+        with autocast():
+            out = model(xb)
+            loss = loss_fn(out, yb)
+        total += loss.detach().to(total.dtype) * len(xb)
+        out = out.float()
+        if confusion is not None:
+            confusion += torch.bincount(mb.reshape(-1) * classes + predict(out).reshape(-1),
+                                        minlength=classes * classes)
+        else:
+            o, t = out.reshape(len(out), -1).double(), mb.reshape(len(mb), -1).double()
+            err = o - t
+            sums.append(torch.stack([err.square().sum(0), err.abs().sum(0), t.sum(0), t.square().sum(0)]))
+    metrics = {"val_loss": float(total.item()) / len(x)}
+    if confusion is not None:
+        cm = confusion.cpu().double().numpy().reshape(classes, classes)
+        tp, predicted, actual = np.diag(cm), cm.sum(0), cm.sum(1)
+        present = (predicted + actual) > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = np.where(predicted > 0, tp / predicted, 0.0)
+            recall = np.where(actual > 0, tp / actual, 0.0)
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        metrics["val_accuracy"] = float(tp.sum() / cm.sum())
+        metrics["val_precision"] = float(precision[present].mean())
+        metrics["val_recall"] = float(recall[present].mean())
+        metrics["val_f1"] = float(f1[present].mean())
+    else:
+        s = torch.stack(sums).sum(0).cpu().numpy()
+        n, scale = len(x), np.asarray(TARGETS["scale"], dtype=np.float64)
+        metrics["val_mse"] = float(np.mean(s[0] * scale**2) / n)
+        metrics["val_mae"] = float(np.mean(s[1] * scale) / n)
+        variance = s[3] - s[2] ** 2 / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(variance > 1e-12, 1.0 - s[0] / variance, np.where(s[0] > 1e-12, 0.0, 1.0))
+        metrics["val_r2"] = float(np.mean(r2))
+    return metrics
+
+
+def train(args) -> dict:
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank, world = 0, 1
+    device = pick_device(args.device)
+    if distributed:  # started by torchrun
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in load_data())
+    loss_fn, prepare = loss_function()
+    m_train, m_val = y_train, y_val
+    if prepare is not None:
+        y_train, y_val = prepare(y_train), prepare(y_val)
+        if LOSS != "bce":
+            m_train, m_val = y_train, y_val
+
+    torch.manual_seed(args.seed)
+    model = build_model(args.seed).to(device)
+    torch.manual_seed(args.seed)
+    net = model
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    autocast = contextlib.nullcontext
+    scaler = None
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if OPTIONS["mixed_precision"]:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            autocast = lambda: torch.autocast("cuda", dtype=dtype)  # noqa: E731
+            if dtype == torch.float16:
+                scaler = torch.amp.GradScaler("cuda")
+
+    n = len(x_train)
+    share = n // world if distributed else n
+    batch_size = min(args.batch_size, share)
+    steps = math.ceil(share / batch_size)
+    if steps > 1 and share % batch_size == 1:  # a batch of one sample breaks BatchNorm: fold it away
+        steps -= 1
+    per_epoch = min(share, steps * batch_size)
+    optimizer = make_optimizer(model, args.lr)
+    scheduler, per_step = make_scheduler(optimizer, args.lr, args.epochs, steps)
+    generator = torch.Generator().manual_seed(args.seed)
+    monitor, maximize = OPTIONS["monitor"], OPTIONS["monitor"] in ("val_accuracy", "val_f1", "val_r2")
+    best_value, best_epoch, best_state, wait = None, None, None, 0
+    metrics = {}
+    for epoch in range(1, args.epochs + 1):
+        started = time.perf_counter()
+        net.train()
+        order = torch.randperm(n, generator=generator)
+        if distributed:
+            order = order[: share * world][rank::world]
+        order = order[:per_epoch].to(device)
+        running = torch.zeros((), dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        for b in range(steps):
+            idx = order[b * batch_size:(b + 1) * batch_size] if b < steps - 1 else order[b * batch_size:]
+            xb, yb, mb = x_train[idx], y_train[idx], m_train[idx]
+            with autocast():
+                out = net(xb)
+                loss = loss_fn(out, yb)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                if OPTIONS["grad_clip"]:
+                    nn.utils.clip_grad_norm_(model.parameters(), OPTIONS["grad_clip"])
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                if OPTIONS["grad_clip"]:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), OPTIONS["grad_clip"])
+                scaler.step(optimizer)
+                scaler.update()
+            if per_step:
+                scheduler.step()
+            running += loss.detach().to(running.dtype) * len(idx)
+            if TARGETS["classes"]:
+                correct += (predict(out.detach()) == mb).sum()
+        seen = per_epoch
+        if distributed:  # every process trained on its own share: add them up
+            totals = torch.stack([running.double(), correct.double()])
+            torch.distributed.all_reduce(totals)
+            running, correct, seen = totals[0], totals[1], per_epoch * world
+        train_loss = float(running.item()) / seen
+        if not math.isfinite(train_loss):
+            raise SystemExit(f"the training loss became {train_loss} in epoch {epoch}: lower the learning rate")
+        metrics = {"epoch": epoch, "train_loss": train_loss}
+        if TARGETS["classes"]:
+            metrics["train_accuracy"] = int(correct.item()) / (seen * TARGETS["positions"])
+        eval_batch = max(1024, 4 * batch_size) if device.type == "cpu" else max(256, 2 * batch_size)
+        metrics.update(evaluate(model, x_val, y_val, m_val, loss_fn, eval_batch, autocast))
+        metrics["lr"] = optimizer.param_groups[0]["lr"]
+        metrics["epoch_time"] = time.perf_counter() - started
+        value = metrics.get(monitor)
+        improved = value is not None and (best_value is None or (
+            value > best_value + OPTIONS["min_delta"] if maximize else value < best_value - OPTIONS["min_delta"]))
+        if scheduler is not None and not per_step:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(value if value is not None else metrics["val_loss"])
+            else:
+                scheduler.step()
+        if improved:
+            best_value, best_epoch = value, epoch
+            if OPTIONS["keep_best"]:
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if rank == 0:
+            if args.json:
+                print(json.dumps(metrics), flush=True)
+            else:
+                shown = [k for k in ("train_loss", "val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")
+                         if k in metrics]
+                print(f"epoch {epoch}/{args.epochs}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
+                      + ("  *" if improved else ""), flush=True)
+        wait = 0 if improved else wait + 1
+        if OPTIONS["early_stopping"] and wait >= OPTIONS["early_stopping"]:
+            break
+    if rank == 0:
+        if not args.json:
+            print(f"best epoch {best_epoch} ({monitor} {best_value:.4f})")
+        if args.save:
+            torch.save(best_state if best_state is not None else model.state_dict(), args.save)
+            print(f"saved the weights to {args.save}")
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return metrics
+'''
+
+
+def _targets_info(recipe: Any) -> dict[str, Any]:
+    from engine.recipes import ClassificationRecipe
+
+    if isinstance(recipe, ClassificationRecipe):
+        return {"classes": recipe.num_classes, "binary": recipe.binary, "positions": recipe.positions,
+                "per_position": bool(recipe.positions > 1 or recipe.dataset.target_shape), "squeeze": False,
+                "scale": 1.0}
+    scale = recipe.scale
+    return {"classes": 0, "binary": False, "positions": 1, "per_position": False, "squeeze": recipe.squeeze,
+            "scale": scale.tolist() if hasattr(scale, "tolist") else float(scale)}
+
+
+def prepare_export(project: Any, network: str | None = None, base_dir: str | None = None
+                   ) -> tuple[Any, Any, Any, Any]:
+    """(options, data set spec, data set, recipe) for a project, checked like a run."""
+    from engine.data import DatasetError, load_dataset
+    from engine.recipes import make_recipe
+    from engine.session import dataset_spec
+
+    options = TrainingOptions.from_dict(project.settings.get(TRAINING_KEY))
+    spec = dataset_spec(project.settings, base_dir)
+    try:
+        dataset = load_dataset(spec)
+    except DatasetError as exc:
+        raise TrainingError(str(exc), "data") from None
+    recipe = make_recipe(options, dataset, project.network(network))
+    return options, spec, dataset, recipe
+
+
+def export_training_script(project: Any, network: str | None = None, *, base_dir: str | None = None,
+                           arrays_file: str | None = None) -> str:
+    """The training script's text. For a data set kind without scripted loading, the script reads
+    ``arrays_file`` (written by :func:`write_training_export`) next to itself."""
+    from graph.export_python import build_script
+
+    options, spec, dataset, recipe = prepare_export(project, network, base_dir)
+    script, plan, class_name = build_script(project, network, seed=options.seed)
+    title = project.name if len(project.networks) == 1 else f"{project.name} / {project.network(network).name}"
+    kind = spec.kind
+    script.header = [
+        f'"""{ascii(title)[1:-1].replace(chr(34), chr(39))}: training script exported from DeepCanvas.',
+        "",
+        f"Trains the network on the {ascii(dataset.name)[1:-1]} data set with the project's settings "
+        f"({options.recipe}, {options.resolved_loss} loss,",
+        f"{options.optimizer} lr={options.lr:g}, {options.epochs} epochs of batch {options.batch_size}). Needs "
+        "torch and numpy" + (", plus scikit-learn for the data." if kind in SCRIPTED_KINDS[:6] or kind in
+                             ("npz", "csv") else "."),
+        "",
+        "    python train.py [--epochs N] [--device cpu|cuda|mps] [--save weights.pt]",
+        "    torchrun --nproc_per_node=2 train.py       # data-parallel (DDP) on 2 processes",
+        '"""',
+    ]
+    std = ["import argparse", "import contextlib", "import json", "import math", "import os", "import time"]
+    third = ["import numpy as np", "import torch", "import torch.nn.functional as F", "from torch import nn"]
+    extra = [line for line in script.imports
+             if line and line != "from __future__ import annotations" and line not in std + third]
+    script.imports = ["from __future__ import annotations", "", *std, "", *third, *extra]
+    settings = _dict_source("OPTIONS", options.to_dict())
+    data = _dict_source("DATASET", spec.to_dict())
+    consts = (f"{settings}\n{data}\n"
+              f"LOSS = {options.resolved_loss!r}\n"
+              f"{_dict_source('TARGETS', _targets_info(recipe))}")
+    script.sections.append(consts)
+    if kind in ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons"):
+        loader = _loader_sklearn(kind, dict(spec.options))
+    elif kind == "npz":
+        loader = _loader_npz(str(Path(spec.path).expanduser().resolve()), dict(spec.options), dataset)
+    elif kind == "csv":
+        loader = _loader_csv(str(Path(spec.path).expanduser().resolve()), dict(spec.options), dataset)
+    else:
+        loader = _loader_arrays(arrays_file or "training_data.npz", dataset)
+    if kind in SCRIPTED_KINDS:
+        script.sections.append(_COMMON_DATA.strip("\n"))
+    script.sections.append(loader)
+    script.sections.append(_TRAINING.strip("\n"))
+    script.main = ["train(parse_args())"]
+    return script.render()
+
+
+def needs_arrays_file(project: Any) -> bool:
+    raw = project.settings.get(DATASET_KEY) or {}
+    return isinstance(raw, dict) and raw.get("kind") not in SCRIPTED_KINDS
+
+
+def write_training_export(project: Any, path: str | os.PathLike[str], network: str | None = None, *,
+                          base_dir: str | None = None) -> list[Path]:
+    """Write the script (and, for data sets the script cannot load itself, the arrays beside it);
+    returns the files written."""
+    import io
+
+    import numpy as np
+
+    from graph.project_file import atomic_write
+
+    path = Path(path)
+    written = []
+    arrays_file = None
+    if needs_arrays_file(project):
+        _, _, dataset, _ = prepare_export(project, network, base_dir)
+        arrays_file = f"{path.stem}_data.npz"
+        buffer = io.BytesIO()
+        np.savez(buffer, x_train=dataset.x_train, y_train=dataset.y_train, x_val=dataset.x_val, y_val=dataset.y_val)
+        atomic_write(path.with_name(arrays_file), buffer.getvalue())
+        written.append(path.with_name(arrays_file))
+    text = export_training_script(project, network, base_dir=base_dir, arrays_file=arrays_file)
+    atomic_write(path, text.encode("utf-8"))
+    written.insert(0, path)
+    return written

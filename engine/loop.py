@@ -1,0 +1,592 @@
+"""The training hot loop. It runs wherever it is called (the worker process, the CLI, tests, the
+benchmark) and talks to the outside only through an ``emit(event)`` callback and a ``control``
+object whose ``value`` is read at step boundaries (0 run, 1 pause, 2 stop).
+
+Speed rules (see DESIGN.md): the data set lives on the device as whole tensors and batches are
+gathered with a per-epoch permutation; gradients are set to None; per-step losses go into a
+preallocated device buffer and the training accuracy into a device counter, both read only at the
+reporting cadence (a few times per second) or at the end of an epoch, so there is no host-device
+synchronisation per step. AMP and ``cudnn.benchmark`` on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.control import PAUSE, RUN, STOP, Control
+from engine.devices import memory_mb, peak_memory_mb
+from engine.errors import TrainingError
+from engine.events import EpochMetrics, Event, StatusChanged, StepMetrics
+from engine.metrics import GradNorms
+from engine.options import TrainingOptions
+from engine.recipes import Recipe
+
+log = logging.getLogger(__name__)
+
+#: most steps between two reads of the loss buffer
+LOSS_BUFFER = 1024
+#: gradient norms beyond these are reported as exploding (whole network) or vanishing (one layer)
+EXPLODING_GRADIENT = 1e4
+VANISHING_GRADIENT = 1e-7
+
+
+@dataclass
+class LoopResult:
+    status: str                              # "completed" | "stopped"
+    reason: str                              # "finished" | "early_stopping" | "user"
+    epochs_done: int
+    steps: int
+    best_epoch: int | None
+    best_value: float | None
+    last_metrics: dict[str, Any]
+    train_seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Checkpoints:
+    """Where weights go; the run recorder implements it (tests may pass None)."""
+
+    def save(self, which: str, state: dict[str, Any], epoch: int) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights on the host (a run's last/best weights must survive later steps)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, dataset: Any, options: TrainingOptions, recipe: Recipe,
+                 device: torch.device, emit: Callable[[Event], None], control: Any = None,
+                 checkpoints: Checkpoints | None = None, *, report_interval: float = 0.25,
+                 checkpoint_interval: float = 10.0, t0: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.options = options
+        self.recipe = recipe
+        self.device = device
+        self.emit = emit
+        self.control = control if control is not None else Control()
+        self.checkpoints = checkpoints
+        self.report_interval = report_interval
+        self.checkpoint_interval = checkpoint_interval
+        self.clock = clock
+        self.t0 = clock() if t0 is None else t0
+        self.step = 0
+        self.epoch = 0
+        self.last_good: dict[str, torch.Tensor] | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch: int | None = None
+        self.best_value: float | None = None
+        self._saved_at = -math.inf    # the first epoch's weights are written at once
+        self._last_grads: tuple[float | None, dict[str, float]] = (None, {})
+        self._last_emit = self.t0
+        self._interval_loss = 0.0
+        self._interval_samples = 0
+        self._writer: Any = None
+        self._gradient_warnings: set[str] = set()
+        self._dirty = False
+        self._setup()
+
+    # -- set-up -----------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        opts, device, ds = self.options, self.device, self.dataset
+        self.is_cuda = device.type == "cuda"
+        if self.is_cuda:
+            torch.backends.cudnn.benchmark = True
+        self.model.to(device)
+        self.gen = torch.Generator().manual_seed(opts.seed)
+        # small data sets live on the device; one that would crowd a GPU stays in host memory and
+        # goes over batch by batch
+        self.host_data = not fits_on_device(device, ds)
+        if self.host_data:
+            log.info("the data set stays in host memory (too big for %s)", device)
+        self.x_train = self._to_device(ds.x_train)
+        self.x_val = self._to_device(ds.x_val)
+        self.y_train, self.m_train = self.recipe.targets(self._to_device(ds.y_train))
+        self.y_val, self.m_val = self.recipe.targets(self._to_device(ds.y_val))
+        self.n_train = len(self.x_train)
+        if self.n_train == 0 or len(self.x_val) == 0:
+            raise TrainingError(f"The data set '{ds.name}' needs training and validation samples.", "data")
+        bs = min(opts.batch_size, self.n_train)
+        self.batch_size = bs
+        steps = math.ceil(self.n_train / bs)
+        # a last batch of one sample breaks BatchNorm in training mode: fold it away
+        if steps > 1 and self.n_train % bs == 1:
+            steps -= 1
+        self.steps_per_epoch = steps
+        self.samples_per_epoch = min(self.n_train, steps * bs)
+        self.loss_fn = self.recipe.loss_fn()
+        self.predict_into = self.recipe.predict_into_fn()
+        self.optimizer = make_optimizer(self.model, opts)
+        self.scheduler, self.per_step_schedule = make_scheduler(self.optimizer, opts, self.steps_per_epoch)
+        self.grad_norms = GradNorms(self.model)
+        params = [p for g in self.grad_norms.groups.values() for p in g]
+        self.params = params
+        self.autocast: Callable[[], Any] = contextlib.nullcontext
+        self.scaler = None
+        if self.is_cuda and opts.mixed_precision:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            self.autocast = lambda: torch.autocast("cuda", dtype=dtype)
+            if dtype == torch.float16:
+                self.scaler = torch.amp.GradScaler("cuda")
+        self.loss_buf = torch.zeros(LOSS_BUFFER, dtype=torch.float32, device=device)
+        self.loss_slots = list(self.loss_buf.unbind())
+        # each sample's predicted class this epoch, compared with the targets at the end of the epoch
+        self.predictions = (torch.zeros((self.samples_per_epoch, *self.m_train.shape[1:]), dtype=torch.long,
+                                        device=device) if self.predict_into is not None else None)
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if self.device.type == "cpu":
+            return tensor
+        if self.host_data:
+            try:
+                return tensor.pin_memory()
+            except RuntimeError:
+                return tensor
+        return tensor.to(self.device, non_blocking=True)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    # -- the run ----------------------------------------------------------------------------------
+    def run(self) -> LoopResult:
+        opts = self.options
+        history: list[dict[str, Any]] = []
+        wait = 0
+        reason = "finished"
+        status = "completed"
+        started = self._last_emit = self.clock()
+        self.paused_time = 0.0
+        for epoch in range(1, opts.epochs + 1):
+            self.epoch = epoch
+            if self.control.value == STOP:     # stopped while the run was loading
+                self.emit(StatusChanged(self._now(), "stopping", "stopping before training"))
+                stopped = True
+            else:
+                stopped = self._train_epoch(epoch)
+            if stopped:
+                status, reason = "stopped", "user"
+                break
+            metrics = self._end_epoch(epoch, started)
+            history.append(metrics)
+            improved = metrics.pop("_improved")
+            if opts.early_stopping:
+                wait = 0 if improved else wait + 1
+                if wait >= opts.early_stopping:
+                    reason = "early_stopping"
+                    log.info("early stopping after epoch %d", epoch)
+                    break
+            if self.control.value == STOP:     # arrived while the epoch was being evaluated
+                self.emit(StatusChanged(self._now(), "stopping", "stopping after this epoch"))
+                status, reason = "stopped", "user"
+                break
+        self._flush_checkpoints(final=True)
+        return LoopResult(status, reason, len(history), self.step, self.best_epoch, self.best_value,
+                          history[-1] if history else {}, self.clock() - started - self.paused_time, history)
+
+    def _train_epoch(self, epoch: int) -> bool:
+        """One pass over the training data; True when stopped by the user."""
+        model, opt, loss_fn, predict_into = self.model, self.optimizer, self.loss_fn, self.predict_into
+        x, y = self.x_train, self.y_train
+        bs, steps = self.batch_size, self.steps_per_epoch
+        host, device = self.host_data, self.device
+        scaler, clip, params = self.scaler, self.options.grad_clip, self.params
+        scheduler = self.scheduler if self.per_step_schedule else None
+        autocast, control, clock = self.autocast, self.control, self.clock
+        slots, predictions = self.loss_slots, self.predictions
+        model.train()
+        perm = torch.randperm(self.n_train, generator=self.gen)[: self.samples_per_epoch]
+        if self.device.type != "cpu" and not host:
+            perm = perm.to(self.device, non_blocking=True)
+        self._perm = perm
+        self._epoch_loss = 0.0
+        self._epoch_samples = 0
+        self._pending = 0
+        self._pending_sizes: list[int] = []
+        self._epoch_start = clock()
+        self._epoch_paused = 0.0
+        next_report = self._epoch_start + self.report_interval
+        k = 0
+        xb = None
+        try:
+            for b in range(steps):
+                idx = perm[b * bs: (b + 1) * bs] if b < steps - 1 else perm[b * bs:]
+                xb = x.index_select(0, idx)
+                yb = y.index_select(0, idx)
+                if host:
+                    xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                with autocast():
+                    out = model(xb)
+                    loss = loss_fn(out, yb)
+                opt.zero_grad(set_to_none=True)
+                if scaler is None:
+                    loss.backward()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(params, clip)
+                    opt.step()
+                else:
+                    scaler.scale(loss).backward()
+                    if clip:
+                        scaler.unscale_(opt)
+                        torch.nn.utils.clip_grad_norm_(params, clip)
+                    scaler.step(opt)
+                    scaler.update()
+                if scheduler is not None:
+                    scheduler.step()
+                slots[k].copy_(loss.detach())
+                if predict_into is not None:
+                    predict_into(out, predictions[b * bs: b * bs + len(idx)])
+                self._pending_sizes.append(len(idx))
+                k += 1
+                self.step += 1
+                if control.value != RUN:
+                    k = self._report(k, b + 1)
+                    if self._hold() == STOP:
+                        return True
+                    next_report = clock() + self.report_interval
+                elif k == LOSS_BUFFER or clock() >= next_report:
+                    k = self._report(k, b + 1)
+                    next_report = clock() + self.report_interval
+            self._report(k, steps, force=epoch == self.options.epochs)
+        except TrainingError:
+            raise
+        except Exception as exc:
+            raise self._diagnose(exc, xb) from exc
+        return False
+
+    def _hold(self) -> int:
+        """Wait while paused; returns the control value that ended the wait (RUN or STOP)."""
+        control = self.control
+        if control.value == STOP:
+            self.emit(StatusChanged(self._now(), "stopping", "stopping at the end of this step"))
+            return STOP
+        began = self.clock()
+        self.emit(StatusChanged(self._now(), "paused", f"paused at step {self.step}"))
+        while control.value == PAUSE:
+            time.sleep(0.02)
+        waited = self.clock() - began
+        self.paused_time += waited
+        self._epoch_paused += waited
+        self._last_emit += waited
+        if control.value == STOP:
+            self.emit(StatusChanged(self._now(), "stopping", "stopping at the end of this step"))
+            return STOP
+        self.emit(StatusChanged(self._now(), "running", "resumed"))
+        return RUN
+
+    def _now(self) -> float:
+        return self.clock() - self.t0
+
+    def _report(self, k: int, batches_done: int, force: bool = True) -> int:
+        """Read the buffered losses (one sync) and check them; send a StepMetrics unless ``force`` is
+        False and the previous one is younger than the report interval (epochs that take a few
+        milliseconds would otherwise flood the GUI). Returns 0 (the emptied buffer's fill)."""
+        if k:
+            losses = self.loss_buf[:k].tolist()
+            sizes = self._pending_sizes
+            first_step = self.step - k + 1
+            for i, value in enumerate(losses):
+                if not math.isfinite(value):
+                    raise self._nan_error(first_step + i, value)
+            total = sum(v * s for v, s in zip(losses, sizes, strict=True))
+            samples = sum(sizes)
+            self._epoch_loss += total
+            self._epoch_samples += samples
+            self._interval_loss += total
+            self._interval_samples += samples
+            self._pending_sizes = []
+        # with fp16 AMP the gradients are still scaled, unless clipping has unscaled them
+        scaled = self.scaler is not None and not self.options.grad_clip
+        self._last_grads = self.grad_norms.read(float(self.scaler.get_scale()) if scaled else 1.0)
+        now = self.clock()
+        if not self._interval_samples or (not force and now - self._last_emit < self.report_interval):
+            return 0
+        grad_norm, layer_norms = self._last_grads
+        self.emit(StepMetrics(
+            now - self.t0, self.step, self.epoch, batches_done / self.steps_per_epoch,
+            self._interval_loss / self._interval_samples, float(self.optimizer.param_groups[0]["lr"]),
+            self._interval_samples / max(now - self._last_emit, 1e-9), grad_norm, layer_norms,
+            memory_mb(self.device)))
+        self._last_emit = now
+        self._interval_loss = 0.0
+        self._interval_samples = 0
+        return 0
+
+    def _nan_error(self, step: int, value: float) -> TrainingError:
+        lr = self.optimizer.param_groups[0]["lr"]
+        what = "NaN" if math.isnan(value) else "infinite"
+        hints = [f"lower the learning rate (it is {lr:g}; try {lr / 10:g})"]
+        if not self.options.grad_clip:
+            hints.append("turn on gradient clipping (e.g. 1.0)")
+        if self.scaler is not None:
+            hints.append("or turn off mixed precision")
+        saved = " The weights of the last good epoch are kept." if self.last_good is not None else ""
+        return TrainingError(f"The training loss became {what} at step {step} (epoch {self.epoch}), so training "
+                             f"stopped: {', '.join(hints)}.{saved}", "nan", step=step)
+
+    def _diagnose(self, exc: Exception, xb: torch.Tensor | None) -> Exception:
+        """Turn a failure inside a step into a message that names the node, when one can be found."""
+        from engine.devices import is_device_error, is_out_of_memory
+
+        if is_out_of_memory(exc):
+            bs = self.batch_size
+            return TrainingError(f"The {self.device.type.upper()} device ran out of memory at step {self.step + 1} "
+                                 f"with batch size {bs}: lower the batch size (e.g. to {max(1, bs // 2)}) or use a "
+                                 f"smaller network.", "oom", step=self.step + 1)
+        if is_device_error(exc):
+            return TrainingError(f"The {self.device.type.upper()} device failed at step {self.step + 1}: "
+                                 f"{_first_line(exc)}. Try again, or train on the CPU.", "device", step=self.step + 1)
+        if xb is not None and isinstance(exc, RuntimeError | ValueError | IndexError):
+            found = locate_failure(self.model, xb)
+            if found is not None:
+                node, error = found
+                return TrainingError(f"{node.label()} failed on the data at step {self.step + 1}: {_first_line(error)}. "
+                                     f"Check its settings and the shapes feeding it.", "shape",
+                                     step=self.step + 1, node=node.id)
+            out = self.recipe.ends.output_node
+            return TrainingError(f"The loss could not compare Output '{out.name}' with the targets at step "
+                                 f"{self.step + 1}: {_first_line(exc)}.", "shape", step=self.step + 1, node=out.id)
+        return exc
+
+    # -- end of an epoch ----------------------------------------------------------------------------
+    def _end_epoch(self, epoch: int, started: float) -> dict[str, Any]:
+        opts = self.options
+        now = self.clock()
+        epoch_time = now - self._epoch_start - self._epoch_paused
+        metrics: dict[str, Any] = {"epoch": epoch, "step": self.step}
+        metrics["train_loss"] = self._epoch_loss / max(self._epoch_samples, 1)
+        if self.predictions is not None:
+            targets = self.m_train.index_select(0, self._perm).to(self.device)
+            correct = int((self.predictions == targets).sum().item())
+            metrics["train_accuracy"] = correct / max(targets.numel(), 1)
+        metrics.update(self.evaluate())
+        if not math.isfinite(metrics["val_loss"]):
+            raise TrainingError(f"The validation loss became {metrics['val_loss']} after epoch {epoch} (step "
+                                f"{self.step}): lower the learning rate (it is "
+                                f"{self.optimizer.param_groups[0]['lr']:g}).", "nan", step=self.step)
+        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["samples_per_sec"] = self._epoch_samples / max(epoch_time, 1e-9)
+        metrics["epoch_time"] = epoch_time
+        metrics["elapsed"] = now - self.t0
+        grad_norm, layer_norms = self._last_grads      # read by the report at the end of the epoch
+        metrics["grad_norm"] = grad_norm
+        metrics["grad_norms"] = layer_norms
+        self._check_gradients(grad_norm, layer_norms, epoch)
+        peak = peak_memory_mb(self.device)
+        if peak is not None:
+            metrics["memory_mb"] = peak
+        value = metrics.get(opts.monitor)
+        improved = False
+        if value is not None and math.isfinite(value):
+            if self.best_value is None:
+                improved = True
+            elif opts.monitor_maximized:
+                improved = value > self.best_value + opts.min_delta
+            else:
+                improved = value < self.best_value - opts.min_delta
+        if self.scheduler is not None and not self.per_step_schedule:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(value if value is not None else metrics["val_loss"])
+            else:
+                self.scheduler.step()
+        self.last_good = snapshot(self.model)
+        self._dirty = True
+        if improved:
+            self.best_value = float(value)
+            self.best_epoch = epoch
+            self.best_state = self.last_good
+        if self.clock() - self._saved_at >= self.checkpoint_interval:
+            self._flush_checkpoints()      # written in the background while the next epoch trains
+        self.emit(EpochMetrics(now - self.t0, epoch, self.step, dict(metrics), improved))
+        metrics["_improved"] = improved
+        return metrics
+
+    def _check_gradients(self, total: float | None, layers: dict[str, float], epoch: int) -> None:
+        """Warn once per run when gradients vanish in some layer or explode overall."""
+        if total is None:
+            return
+        warned = self._gradient_warnings
+        if "explode" not in warned and total > EXPLODING_GRADIENT:
+            warned.add("explode")
+            log.warning("The gradients are exploding (norm %.3g after epoch %d): lower the learning rate or turn on "
+                        "gradient clipping.", total, epoch)
+        dead = [name for name, value in layers.items() if value < VANISHING_GRADIENT]
+        if "vanish" not in warned and dead and total > 1e3 * VANISHING_GRADIENT:
+            warned.add("vanish")
+            log.warning("The gradients vanish in %s (norm below %g after epoch %d): those layers barely learn; try "
+                        "ReLU/GELU instead of Sigmoid/Tanh, a normalization layer, or skip connections.",
+                        ", ".join(dead[:5]), VANISHING_GRADIENT, epoch)
+
+    @torch.inference_mode()
+    def evaluate(self) -> dict[str, Any]:
+        """Validation loss and the recipe's metrics over the whole validation split."""
+        model = self.model
+        model.eval()
+        recipe = self.recipe
+        update, acc = accumulator = recipe.new_accumulator(self.device)
+        loss_fn = self.loss_fn
+        x, y, m = self.x_val, self.y_val, self.m_val
+        n = len(x)
+        bs = eval_batch_size(self.batch_size, self.device.type)
+        total = torch.zeros((), dtype=torch.float64 if self.device.type != "mps" else torch.float32,
+                            device=self.device)
+        for start in range(0, n, bs):
+            xb, yb, mb = x[start:start + bs], y[start:start + bs], m[start:start + bs]
+            if self.host_data:
+                xb, yb, mb = (t.to(self.device, non_blocking=True) for t in (xb, yb, mb))
+            with self.autocast():
+                out = model(xb)
+                loss = loss_fn(out, yb)
+            total.add_(loss.detach().to(total.dtype) * len(xb))
+            update(out.float(), mb)
+        result = {"val_loss": float(total.item()) / n}
+        result.update(recipe.metrics(accumulator))
+        return result
+
+    # -- weights ------------------------------------------------------------------------------------
+    def current_state_ok(self) -> bool:
+        return all(torch.isfinite(p).all() for p in self.model.parameters() if p.is_floating_point())
+
+    def _flush_checkpoints(self, final: bool = False) -> None:
+        """Write last/best weights. Snapshots are host copies that are never changed afterwards, so
+        a background thread writes them while training goes on; the final flush waits for it."""
+        if self.checkpoints is None or not (self._dirty or final):
+            if final:
+                self._wait_for_writer()
+            return
+        last = self.last_good
+        if final and self.control.value == STOP and self.current_state_ok():
+            last = snapshot(self.model)     # a stop mid-epoch keeps the weights as they are now
+        jobs = []
+        if last is not None:
+            jobs.append(("last", last, self.epoch))
+        if self.options.keep_best and self.best_state is not None:
+            jobs.append(("best", self.best_state, self.best_epoch or 0))
+        self._wait_for_writer()            # one write at a time, in order
+        if final:
+            for job in jobs:
+                self.checkpoints.save(*job)
+        elif jobs:
+            import threading
+
+            self._writer = threading.Thread(target=self._write, args=(jobs,), name="checkpoint-writer",
+                                            daemon=True)
+            self._writer.start()
+        self._saved_at = self.clock()
+        self._dirty = False
+
+    def _write(self, jobs: list[tuple[str, dict[str, torch.Tensor], int]]) -> None:
+        try:
+            for job in jobs:
+                self.checkpoints.save(*job)        # type: ignore[union-attr]
+        except Exception as exc:  # a full disk must not stop training; the final write reports it
+            log.warning("could not save the weights: %s", exc)
+
+    def _wait_for_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+
+    def save_after_failure(self) -> None:
+        """After a fault: keep the last good weights (never NaN ones)."""
+        self._wait_for_writer()
+        if self.checkpoints is None:
+            return
+        if self.last_good is not None:
+            self.checkpoints.save("last", self.last_good, self.epoch)
+        if self.options.keep_best and self.best_state is not None:
+            self.checkpoints.save("best", self.best_state, self.best_epoch or 0)
+
+
+def fits_on_device(device: torch.device, dataset: Any) -> bool:
+    """Whether the whole data set can live on the device (always on the CPU; on a GPU when it takes
+    at most a quarter of the free memory, leaving the rest to the model and its activations)."""
+    if device.type != "cuda":
+        return True
+    size = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val))
+    try:
+        free, _ = torch.cuda.mem_get_info(device)
+    except RuntimeError:
+        return True
+    return size <= free / 4
+
+
+def eval_batch_size(batch_size: int, device_type: str) -> int:
+    """Validation needs no gradients, so it takes bigger batches (fewer, faster calls on the CPU)."""
+    return max(1024, 4 * batch_size) if device_type == "cpu" else max(256, 2 * batch_size)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")
+
+
+def locate_failure(model: Any, x: torch.Tensor) -> tuple[Any, Exception] | None:
+    """Replay one batch node by node through the compiled network's plan; the first node that
+    raises is the one to blame (returns it with its exception), or None if all of them run."""
+    plan = getattr(model, "plan", None)
+    if plan is None:
+        return None
+    env: dict[str, Any] = {}
+    with torch.no_grad():
+        for step in plan.steps:
+            role = step.node.spec.role
+            if role == "input":
+                env[step.name] = x
+                continue
+            values = [None if a is None else env[a] for a in step.args]
+            if role == "output":
+                env[step.name] = values[0]
+                continue
+            try:
+                env[step.name] = getattr(model, step.name)(*values)
+            except Exception as exc:  # the failure being looked for
+                return step.node, exc
+    return None
+
+
+def make_optimizer(model: torch.nn.Module, opts: TrainingOptions) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TrainingError("The network has no trainable weights: add a layer that learns (e.g. a Dense).",
+                            "network")
+    lr, wd = opts.lr, opts.weight_decay
+    if opts.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=opts.momentum, weight_decay=wd, nesterov=False)
+    if opts.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if opts.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if opts.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=opts.momentum, weight_decay=wd)
+    raise TrainingError(f"Unknown optimizer {opts.optimizer!r}.", "options")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, opts: TrainingOptions, steps_per_epoch: int
+                   ) -> tuple[Any, bool]:
+    """(scheduler or None, whether it steps after every batch rather than every epoch)."""
+    sched = torch.optim.lr_scheduler
+    if opts.schedule == "step":
+        return sched.StepLR(optimizer, step_size=opts.step_size, gamma=opts.gamma), False
+    if opts.schedule == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=max(1, opts.epochs * steps_per_epoch)), True
+    if opts.schedule == "one_cycle":
+        return sched.OneCycleLR(optimizer, max_lr=opts.lr, total_steps=opts.epochs * steps_per_epoch), True
+    if opts.schedule == "plateau":
+        mode = "max" if opts.monitor_maximized else "min"
+        return sched.ReduceLROnPlateau(optimizer, mode=mode, factor=opts.plateau_factor,
+                                       patience=opts.plateau_patience), False
+    return None, False
