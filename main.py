@@ -3,7 +3,7 @@
     python main.py [PROJECT] [--screenshot OUT.png]   open the editor
     python main.py summary PROJECT [--json]           layer table with shapes and parameter counts
     python main.py validate PROJECT                   exit 0 when the network is sound
-    python main.py export PROJECT -o model.py         standalone PyTorch script
+    python main.py export PROJECT -o train.py         standalone PyTorch script (model, data, training)
     python main.py templates                          list the starting points
     python main.py new --template NAME PROJECT        write a template to a project file
     python main.py train PROJECT                      train with the project's settings
@@ -78,10 +78,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     import graph
     from graph.project_file import atomic_write
 
+    from graph.shapes import require_valid
+
     project = _load(args.project)
+    require_valid(project.network(args.network))  # the problems, named, before any file is written
     if args.output not in (None, "-") and Path(args.output).is_dir():
         return _fail(f"{args.output} is a folder; give a file name such as {Path(args.output) / 'model.py'}")
-    text = graph.export_python(project, args.network, seed=args.seed)
+    if args.model_only or "dataset" not in project.settings:
+        text = graph.export_python(project, args.network, seed=0 if args.seed is None else args.seed)
+    else:
+        # the project says what to train on: the script also loads the data and trains like the app
+        from engine.export_training import export_training_script, write_training_export
+
+        if args.seed is not None:
+            project.settings.setdefault("training", {})["seed"] = args.seed
+        base_dir = str(Path(args.project).resolve().parent)
+        if args.output not in (None, "-"):
+            for path in write_training_export(project, args.output, args.network, base_dir=base_dir):
+                print(f"wrote {path}")
+            return 0
+        text = export_training_script(project, args.network, base_dir=base_dir)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -130,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--network", help="network to export (default: the first)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    p.add_argument("--seed", type=int, default=None, help="seed of the initial weights (and of training)")
+    p.add_argument("--model-only", action="store_true",
+                   help="only the model (needs nothing but torch), without the project's data and training loop")
 
     sub.add_parser("templates", help="list the templates, one per line, name first")
 
@@ -174,6 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(project=args.project, screenshot=args.screenshot)
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is meant for the user: printed as is, without a traceback."""
+    from engine.data import DatasetError
+    from engine.errors import TrainingError
+    from graph.errors import GraphError
+
+    return GraphError, TrainingError, DatasetError
+
+
 def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -181,11 +208,9 @@ def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    from graph.errors import GraphError
-
     try:
         return COMMANDS[args.command](args)
-    except GraphError as exc:
+    except _user_errors() as exc:
         return _fail(str(exc))
     except BrokenPipeError:  # `summary P | head`: the reader left; stop quietly
         try:  # point stdout at devnull so the flush at exit does not complain either

@@ -49,7 +49,7 @@ def _lstm_sequence() -> Project:
     b = NetworkBuilder()
     x = b.input((20,), dtype="int64", name="tokens")
     h = b.chain(x, ("Embedding", {"num_embeddings": 8, "embedding_dim": 16}),
-                ("LSTM", {"hidden_size": 48, "output": "last"}), ("Dense", {"units": 2}))
+                ("LSTM", {"hidden_size": 48, "output": "last"}), ("Dense", {"units": 8}))
     b.output(h, name="logits")
     return b.project("LSTM sequence classifier", {
         "dataset": {"kind": "sequence_majority", "options": {"seq_len": 20, "vocab_size": 8}},
@@ -62,7 +62,7 @@ def _transformer_sequence() -> Project:
     x = b.input((20,), dtype="int64", name="tokens")
     h = b.chain(x, ("Embedding", {"num_embeddings": 8, "embedding_dim": 32}), ("PositionalEncoding", {}),
                 ("TransformerEncoder", {"num_layers": 2, "num_heads": 4, "dim_feedforward": 64, "dropout": 0.1}),
-                ("SequencePool", {"mode": "mean"}), ("Dense", {"units": 2}))
+                ("SequencePool", {"mode": "mean"}), ("Dense", {"units": 8}))
     b.output(h, name="logits")
     return b.project("Transformer sequence classifier", {
         "dataset": {"kind": "sequence_majority", "options": {"seq_len": 20, "vocab_size": 8}},
@@ -73,7 +73,7 @@ def _transformer_sequence() -> Project:
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("mlp-digits", "Multi-layer perceptron classifying 8×8 handwritten digits", _mlp_digits),
     Template("cnn-digits", "Small convolutional network classifying 8×8 handwritten digits", _cnn_digits),
-    Template("lstm-sequence", "LSTM classifying token sequences (which token is in the majority)",
+    Template("lstm-sequence", "LSTM classifying token sequences by their most frequent token",
              _lstm_sequence),
     Template("transformer-sequence", "Transformer encoder classifying token sequences", _transformer_sequence),
 )}

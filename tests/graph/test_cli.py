@@ -129,7 +129,7 @@ def test_summary_json_matches_the_compiled_module(tmp_path):
     for node in data["nodes"]:
         assert {"id", "name", "type", "output_shape", "params", "mult_adds"} <= set(node)
     by_name = {n["name"]: n for n in data["nodes"]}
-    assert by_name["tokens"]["output_shape"] == "N×20" and by_name["logits"]["output_shape"] == "N×2"
+    assert by_name["tokens"]["output_shape"] == "N×20" and by_name["logits"]["output_shape"] == "N×8"
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -221,7 +221,7 @@ def test_every_command_reports_unreadable_files_cleanly(run_main, tmp_path, cont
 def test_export_writes_a_script_that_runs(tmp_path):
     project = make_template("cnn-digits")
     path = save_project(project, tmp_path / "p.dcproj")
-    result = cli("export", path, "-o", tmp_path / "model.py")
+    result = cli("export", path, "--model-only", "-o", tmp_path / "model.py")
     assert result.returncode == 0, result.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     run = subprocess.run([sys.executable, "-I", "model.py"], cwd=tmp_path, capture_output=True, text=True,
@@ -233,10 +233,13 @@ def test_export_writes_a_script_that_runs(tmp_path):
 def test_export_to_stdout_and_its_refusals(run_main, tmp_path):
     project = make_template("lstm-sequence")
     path = save_project(project, tmp_path / "p.dcproj")
-    code, out, _ = run_main("export", path)
+    code, out, _ = run_main("export", path, "--model-only")
     assert code == 0 and out == graph.export_python(project)
-    code, out, _ = run_main("export", path, "--seed", "3", "-o", "-")
+    code, out, _ = run_main("export", path, "--model-only", "--seed", "3", "-o", "-")
     assert code == 0 and out == graph.export_python(project, seed=3)
+    # a project that names its data set exports the training script by default
+    code, out, _ = run_main("export", path)
+    assert code == 0 and "def train(" in out and "sequence_majority" in out
 
     code, _, err = run_main("export", dense_fed_an_image(tmp_path / "bad.dcproj"), "-o", tmp_path / "bad.py")
     assert code != 0 and "put a Flatten before it" in err
