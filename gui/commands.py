@@ -9,6 +9,7 @@ never reaches the stack.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -343,3 +344,67 @@ class RenameNetworkCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.project.rename_network(self.new, self.old)
+
+
+# -- project settings (data set, training options) ----------------------------------------------------
+class SetSettingCommand(QUndoCommand):
+    """Replace one entry of ``project.settings`` (``"dataset"``, ``"training"``). Consecutive changes
+    with the same ``merge_key`` merge into one undo step (typing "128" into a field is one step).
+    Undo of a first setting removes the key again, so the document is exactly as it was."""
+
+    ID = 0x0DC2
+    _MISSING: Any = object()
+
+    def __init__(self, project: Project, key: str, value: Any, text: str = "",
+                 merge_key: object | None = None) -> None:
+        super().__init__(text or f"Change {key} settings")
+        self.project, self.key, self.merge_key = project, key, merge_key
+        self.old = copy.deepcopy(project.settings[key]) if key in project.settings else self._MISSING
+        self.new = copy.deepcopy(value)
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.old is self._MISSING or self.old != self.new
+
+    def id(self) -> int:
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if (not isinstance(other, SetSettingCommand) or self.merge_key is None or other.merge_key != self.merge_key
+                or other.project is not self.project or other.key != self.key):
+            return False
+        self.new = other.new
+        if not self.changes_anything:
+            self.setObsolete(True)
+        return True
+
+    def redo(self) -> None:
+        self.project.set_setting(self.key, copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        if self.old is self._MISSING:
+            # graph has no "remove setting": announce the change, then drop the key
+            self.project.set_setting(self.key, None)
+            self.project.settings.pop(self.key, None)
+        else:
+            self.project.set_setting(self.key, copy.deepcopy(self.old))
+
+
+# -- weights attached to the project -----------------------------------------------------------------
+class SetWeightsCommand(QUndoCommand):
+    """Attach trained weights (a state dict) to one network of the project, e.g. "Use these weights"
+    of a past run. Weights are not part of the document; the session keeps them and saves them
+    beside the project file. As an undo step it marks the project modified, so they get saved."""
+
+    def __init__(self, session: Any, network: str, state: Mapping[str, Any] | None, source: str = "",
+                 text: str = "") -> None:
+        super().__init__(text or f"Use weights for {network}")
+        self.session, self.network = session, network
+        self.new = (dict(state) if state is not None else None, source)
+        self.old = session.network_weights(network)
+
+    def redo(self) -> None:
+        self.session.set_network_weights(self.network, *self.new)
+
+    def undo(self) -> None:
+        self.session.set_network_weights(self.network, *self.old)

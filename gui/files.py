@@ -129,7 +129,8 @@ class FileController(QObject):
 
     def _save_to(self, path: Path) -> bool:
         try:
-            graph.save_project(self.session.project, path)
+            # weights attached by the training panel go beside the project file
+            graph.save_project(self.session.project, path, weights=self.session.weights or None)
         except (OSError, GraphError, ValueError) as exc:
             log.warning("cannot save %s: %s", path, exc)
             self._error("Cannot save project", f"{path}: {getattr(exc, 'strerror', None) or exc}")

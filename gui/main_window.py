@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -37,11 +38,15 @@ from gui.session import EditorSession
 from gui.settings import AppSettings
 from gui.summary_panel import SummaryPanel
 from gui.tabs import NetworkTabs
+from gui.training import TrainingPanel
+from gui.training import glyphs as training_glyphs
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "DeepCanvas"
 DEFAULT_SIZE = (1480, 920)
+#: height the training dock grows to when it is shown and shorter than this
+TRAINING_DOCK_HEIGHT = 380
 
 SHORTCUTS_HELP = """<table cellspacing=4>
 <tr><td><b>Tab</b> / double-click</td><td>search for a layer and add it at the cursor</td></tr>
@@ -55,6 +60,9 @@ SHORTCUTS_HELP = """<table cellspacing=4>
 <tr><td><b>F</b></td><td>fit the network (or the selection) to the view</td></tr>
 <tr><td><b>Ctrl+L</b></td><td>automatic layout</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo</td></tr>
+<tr><td><b>F5</b> / Ctrl+Enter</td><td>start training</td></tr>
+<tr><td><b>F6</b></td><td>pause / resume training</td></tr>
+<tr><td><b>Shift+F5</b></td><td>stop training</td></tr>
 </table>"""
 
 
@@ -75,6 +83,7 @@ class MainWindow(QMainWindow):
         self._docks: list[QDockWidget] = []
         self._state_restored = False
         self.quick_add: QuickAddPopup | None = None
+        self._training_sized = False
         self.setObjectName("MainWindow")
         self.setDockNestingEnabled(True)
         self.setDocumentMode(True)
@@ -86,6 +95,8 @@ class MainWindow(QMainWindow):
         self.summary = SummaryPanel(self.session)
         self.problems = ProblemsPanel(self.session)
         self.files = FileController(self, self.session, self.settings, recovery)
+        self.training = TrainingPanel(self.session, ensure_saved=self._saved_path_for_training,
+                                      current_network=self.current_network)
 
         self._build_actions()
         self._build_menus()
@@ -101,6 +112,8 @@ class MainWindow(QMainWindow):
         self.problems_dock = self.add_dock(self.problems, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea,
                                            "problems")
         self.tabifyDockWidget(self.summary_dock, self.problems_dock)
+        self.training_dock = self.add_dock(self.training, "Training", Qt.DockWidgetArea.BottomDockWidgetArea,
+                                           "training", tabify_with=self.problems_dock)
         self.summary_dock.raise_()
         self.resize(*DEFAULT_SIZE)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 310], Qt.Orientation.Horizontal)
@@ -116,6 +129,10 @@ class MainWindow(QMainWindow):
         self.summary.nodeChosen.connect(self.select_node)
         self.problems.nodeChosen.connect(self.select_node)
         self.problems.countChanged.connect(self._problem_count)
+        self.training.nodeChosen.connect(self.select_node)
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.training.raiseRequested.connect(self.show_training)
+        self.training.stateChanged.connect(self._training_state)
         self.files.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.files.recentChanged.connect(self._rebuild_recent_menu)
         QGuiApplication.clipboard().dataChanged.connect(self._update_actions)
@@ -228,6 +245,15 @@ class MainWindow(QMainWindow):
           lambda: self._with_network(self.tabs.rename_network), None)
         A("remove_network", "Re&move Network", lambda: self._with_network(self.tabs.remove_network), None)
 
+        A("train_start", "&Start Training", self.training.start, ["F5", "Ctrl+Return"], None,
+          "Train the current network on the project's data set")
+        A("train_pause", "&Pause Training", self.training.toggle_pause, "F6", None,
+          "Pause the run at the next step, or resume it")
+        A("train_stop", "S&top Training", self.training.stop, "Shift+F5", None,
+          "Stop the run at the next step; the weights so far are kept")
+        A("train_panel", "Show Training &Panel", self.show_training, "Ctrl+Shift+T", None,
+          "Data set, options, live curves and earlier runs")
+
         A("shortcuts", "&Keyboard and Mouse", self._show_shortcuts, None)
         A("about", "&About DeepCanvas", self._show_about, None)
 
@@ -270,6 +296,11 @@ class MainWindow(QMainWindow):
         for name in ("add_network", "rename_network", "remove_network", None, "layout"):
             net.addSeparator() if name is None else net.addAction(a[name])
 
+        train = bar.addMenu("&Train")
+        for name in ("train_start", "train_pause", "train_stop", None, "train_panel"):
+            train.addSeparator() if name is None else train.addAction(a[name])
+        self._training_state("idle")
+
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
         help_menu.addAction(a["about"])
@@ -282,7 +313,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         a = self.actions_by_name
         for name in ("new", "open", "save", None, "undo", "redo", None, "quick_add", "delete", None,
-                     "fit", "zoom_in", "zoom_out", "snap", "layout", None, "export"):
+                     "fit", "zoom_in", "zoom_out", "snap", "layout", None, "export", None, "train_start",
+                     "train_pause", "train_stop"):
             bar.addSeparator() if name is None else bar.addAction(a[name])
         self.toolbar = bar
         self._apply_icons()
@@ -294,6 +326,10 @@ class MainWindow(QMainWindow):
             if isinstance(name, str) and name in icons.names():
                 action.setIcon(icons.icon(name, color))
         self.setWindowIcon(icons.icon("layers", theme.current().accent))
+        t = theme.current()
+        for name, glyph, tint in (("train_start", "start", t.canvas.valid), ("train_pause", "pause", color),
+                                  ("train_stop", "stop", t.error), ("train_panel", "train", color)):
+            self.actions_by_name[name].setIcon(training_glyphs.icon(glyph, tint))
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -382,6 +418,32 @@ class MainWindow(QMainWindow):
     def _zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f} %")
 
+    def show_training(self) -> None:
+        dock = self.training_dock
+        self.training.ensure_built()
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            return      # already in view (a new run): leave the layout alone
+        dock.show()
+        dock.raise_()
+        if not self._training_sized and not dock.isFloating() and dock.height() < TRAINING_DOCK_HEIGHT:
+            # the plots need room: grow the bottom area the first time it is too short for them
+            self.resizeDocks([dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        self._training_sized = True
+
+    def _saved_path_for_training(self) -> Path | None:
+        """Runs live in a folder beside the project file: an untitled project is saved first."""
+        if self.session.path is None and not self.files.save_as():
+            return None
+        return self.session.path
+
+    def _training_state(self, status: str) -> None:
+        a = self.actions_by_name
+        active = status in ("starting", "loading", "running", "paused", "stopping")
+        a["train_start"].setEnabled(not active)
+        a["train_pause"].setEnabled(status in ("running", "paused"))
+        a["train_pause"].setText("&Resume Training" if status == "paused" else "&Pause Training")
+        a["train_stop"].setEnabled(active and status != "stopping")
+
     def _project_replaced(self, project: Project) -> None:
         self._update_title()
         self._update_actions()
@@ -399,6 +461,7 @@ class MainWindow(QMainWindow):
             view.resetCachedContent()
             view.viewport().update()
         self._problem_count(len(self.problems.messages))
+        self.training.apply_theme()
 
     def _set_theme(self, mode: str) -> None:
         if self.themes is not None:
@@ -491,6 +554,7 @@ class MainWindow(QMainWindow):
             return
         if self.persist_layout:
             self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.training.shutdown()
         self.files.shutdown()
         event.accept()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -34,6 +35,8 @@ class EditorSession(QObject):
     analysisChanged = Signal(object, object)
     #: the file path changed (Save As, Open, New)
     pathChanged = Signal(object)
+    #: weights were attached to (or removed from) a network: its name
+    weightsChanged = Signal(str)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +45,11 @@ class EditorSession(QObject):
         self._project: Project = project if project is not None else empty_project()
         self._path: Path | None = None
         self._dirty: dict[int, Network] = {}
+        #: trained weights attached to the project (network name -> state dict), e.g. from a run;
+        #: not part of the document: saved beside the project file (graph.save_project(weights=...))
+        self.weights: dict[str, dict[str, Any]] = {}
+        #: network name -> where its weights came from ("run 2026...-mlp (best, epoch 12)")
+        self.weights_source: dict[str, str] = {}
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
@@ -69,6 +77,8 @@ class EditorSession(QObject):
         self._dirty.clear()
         self._project = project
         project.subscribe(self._on_event)
+        for name in list(self.weights):
+            self.set_network_weights(name, None)
         self.set_path(path)
         self.projectReplaced.emit(project)
         for net in project.networks:
@@ -83,6 +93,21 @@ class EditorSession(QObject):
     def push(self, command: QUndoCommand) -> None:
         self.undo_stack.push(command)
         self.flush()
+
+    # -- attached weights -------------------------------------------------------------------------
+    def network_weights(self, name: str) -> tuple[dict[str, Any] | None, str]:
+        return self.weights.get(name), self.weights_source.get(name, "")
+
+    def set_network_weights(self, name: str, state: dict[str, Any] | None, source: str = "") -> None:
+        """Attach (or, with None, drop) the weights of one network; undoable through
+        :class:`gui.commands.SetWeightsCommand`."""
+        if state is None:
+            self.weights.pop(name, None)
+            self.weights_source.pop(name, None)
+        else:
+            self.weights[name] = state
+            self.weights_source[name] = source
+        self.weightsChanged.emit(name)
 
     def analysis(self, network: Network) -> Analysis:
         """Cached on the network's revision by graph, so asking again costs nothing."""
