@@ -142,9 +142,12 @@ class RunRecorder:
 
     def on_event(self, event: Any) -> None:
         """Log the metric events (the runner tees every event through here)."""
-        from engine.events import EpochMetrics, StepMetrics
+        from engine.events import EpochMetrics, RunStarted, StepMetrics
 
-        if isinstance(event, StepMetrics):
+        if isinstance(event, RunStarted):
+            # a reopened run labels its per-layer curves with the canvas nodes they belong to
+            self.update_settings(layers=event.layers)
+        elif isinstance(event, StepMetrics):
             self.line({"type": "step", "step": event.step, "epoch": event.epoch,
                        "epoch_progress": round(event.epoch_progress, 4), "time": round(event.time, 3),
                        "loss": event.loss, "lr": event.lr, "samples_per_sec": event.samples_per_sec,

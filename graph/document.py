@@ -427,3 +427,7 @@ class Project(Observable):
     def set_setting(self, key: str, value: Any) -> None:
         self.settings[key] = value
         self._emit(SettingsChanged(None, key))
+
+    def remove_setting(self, key: str) -> None:
+        if self.settings.pop(key, None) is not None:
+            self._emit(SettingsChanged(None, key))

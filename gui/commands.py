@@ -383,9 +383,7 @@ class SetSettingCommand(QUndoCommand):
 
     def undo(self) -> None:
         if self.old is self._MISSING:
-            # graph has no "remove setting": announce the change, then drop the key
-            self.project.set_setting(self.key, None)
-            self.project.settings.pop(self.key, None)
+            self.project.remove_setting(self.key)
         else:
             self.project.set_setting(self.key, copy.deepcopy(self.old))
 

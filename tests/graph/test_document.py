@@ -188,3 +188,14 @@ def test_hostile_values_are_refused_with_graph_errors():
         n.move_node(d.id, (0, float("nan")))
     big = n.add_node("Input", {"shape": (100_000, 100_000)})
     assert "values per sample" in graph.analyze(n).nodes[big.id].error
+
+
+def test_settings_changes_are_announced_and_removable():
+    p = graph.Project("p")
+    seen = []
+    p.subscribe(seen.append)
+    p.set_setting("training", {"epochs": 3})
+    p.remove_setting("training")
+    p.remove_setting("training")  # nothing left to remove: no event
+    assert "training" not in p.settings
+    assert [e.key for e in seen] == ["training", "training"]
