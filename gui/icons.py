@@ -36,11 +36,22 @@ _PATHS: dict[str, str] = {
     "error": '<circle cx="12" cy="12" r="9"/><path d="M12 7v6M12 16.5v.5"/>',
     "ok": '<circle cx="12" cy="12" r="9"/><path d="m8 12 3 3 5-6"/>',
     "layers": '<path d="m12 3 9 5-9 5-9-5z"/><path d="m3 13 9 5 9-5"/>',
+    # training panel
+    "start": '<path d="M7 4.5v15l12-7.5z" fill="currentColor"/>',
+    "pause": '<rect x="6" y="4.5" width="4" height="15" rx="1" fill="currentColor"/>'
+             '<rect x="14" y="4.5" width="4" height="15" rx="1" fill="currentColor"/>',
+    "stop": '<rect x="5.5" y="5.5" width="13" height="13" rx="2" fill="currentColor"/>',
+    "kill": '<circle cx="12" cy="12" r="9"/><path d="m8.5 8.5 7 7M15.5 8.5l-7 7"/>',
+    "refresh": '<path d="M20 11a8 8 0 1 0-2.3 5.7"/><path d="M20 4v7h-7"/>',
+    "weights": '<path d="M12 3v3M5 8h14M7 8l-3 7h6zM17 8l-3 7h6z"/><path d="M9 21h6M12 6v15"/>',
+    "train": '<path d="M3 17l5-6 4 4 8-10"/><path d="M15 5h5v5"/>',
+    "close": '<path d="M6 6l12 12M18 6 6 18"/>',
+    "node": '<rect x="4" y="7" width="16" height="10" rx="2"/><path d="M1 12h3M20 12h3"/>',
 }
 
 
 def _svg(name: str, color: str) -> bytes:
-    body = _PATHS[name]
+    body = _PATHS[name].replace("currentColor", color)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="{color}" '
             f'stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">{body}</svg>').encode()
 

@@ -36,14 +36,15 @@ def _muted(text: str = "") -> QLabel:
     return label
 
 
-def _heading(text: str) -> QLabel:
+def heading(text: str, top_margin: int = 10) -> QLabel:
+    """A small upper-case section title (inspector and training options share the look)."""
     label = QLabel(text.upper())
     label.setProperty("role", "muted")
     font = label.font()
     font.setPointSizeF(font.pointSizeF() * 0.85)
     font.setBold(True)
     label.setFont(font)
-    label.setContentsMargins(0, 10, 0, 2)
+    label.setContentsMargins(0, top_margin, 0, 2)
     return label
 
 
@@ -103,7 +104,7 @@ class Inspector(QScrollArea):
         layout.addWidget(_muted(spec.category))
         layout.addWidget(_muted(spec.description))
 
-        layout.addWidget(_heading("Node"))
+        layout.addWidget(heading("Node"))
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -126,7 +127,7 @@ class Inspector(QScrollArea):
         layout.addWidget(self._error_box)
 
         if spec.params:
-            layout.addWidget(_heading("Parameters"))
+            layout.addWidget(heading("Parameters"))
             params_form = QFormLayout()
             params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             for p in spec.params:

@@ -39,7 +39,6 @@ from gui.settings import AppSettings
 from gui.summary_panel import SummaryPanel
 from gui.tabs import NetworkTabs
 from gui.training import TrainingPanel
-from gui.training import glyphs as training_glyphs
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +328,7 @@ class MainWindow(QMainWindow):
         t = theme.current()
         for name, glyph, tint in (("train_start", "start", t.canvas.valid), ("train_pause", "pause", color),
                                   ("train_stop", "stop", t.error), ("train_panel", "train", color)):
-            self.actions_by_name[name].setIcon(training_glyphs.icon(glyph, tint))
+            self.actions_by_name[name].setIcon(icons.icon(glyph, tint))
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()

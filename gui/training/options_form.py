@@ -27,6 +27,7 @@ from engine.errors import OptionsError
 from engine.options import SPECS, TRAINING_KEY, TrainingOptions
 from graph.events import GraphEvent, SettingsChanged
 from gui import commands
+from gui.inspector import heading
 from gui.param_editors import ParamEditor
 from gui.session import EditorSession
 
@@ -58,14 +59,7 @@ assert {name for _, names in SECTIONS for name in names} == set(SPECS), "every o
 
 
 def _heading(text: str) -> QLabel:
-    label = QLabel(text.upper())
-    label.setProperty("role", "muted")
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    label.setFont(font)
-    label.setContentsMargins(0, 8, 0, 2)
-    return label
+    return heading(text, top_margin=8)
 
 
 def proposed_training(current: Mapping[str, Any] | None, name: str, value: Any) -> tuple[dict[str, Any], list[str]]:

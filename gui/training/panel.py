@@ -39,9 +39,8 @@ from engine.errors import TrainingError
 from engine.events import Event, RunError, RunFinished, RunStarted
 from engine.options import DATASET_KEY
 from graph import Network
-from gui import theme
+from gui import icons, theme
 from gui.session import EditorSession
-from gui.training import glyphs
 from gui.training.background import run_in_background
 from gui.training.controller import Progress, TrainingController, format_duration
 
@@ -119,8 +118,8 @@ class ErrorBanner(QFrame):
         self.setStyleSheet(f"QFrame#trainingErrorBanner {{ background: rgba({tint.red()},{tint.green()},"
                            f"{tint.blue()},{tint.alpha()}); border: 1px solid {error.name()}; "
                            f"border-left: 4px solid {error.name()}; border-radius: 4px; }}")
-        self.close_button.setIcon(glyphs.icon("close", t.muted_text))
-        self.node_button.setIcon(glyphs.icon("node", t.palette.buttonText().color()))
+        self.close_button.setIcon(icons.icon("close", t.muted_text))
+        self.node_button.setIcon(icons.icon("node", t.palette.buttonText().color()))
 
     def show_error(self, title: str, message: str, node_id: str | None = None, node_name: str | None = None) -> None:
         self.title.setText(title)
@@ -305,7 +304,7 @@ class TrainingPanel(QWidget):
         colors = {"start": t.canvas.valid, "stop": t.error, "kill": t.error}
         for b in (self.start_button, self.pause_button, self.resume_button, self.stop_button, self.kill_button):
             glyph = b.property("glyph")
-            b.setIcon(glyphs.icon(glyph, colors.get(glyph, text)))
+            b.setIcon(icons.icon(glyph, colors.get(glyph, text)))
         self.plots.apply_theme()
         self.confusion.apply_theme()
         self.runs.apply_theme()

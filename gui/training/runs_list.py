@@ -26,8 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.runs import RunInfo, list_runs
-from gui import theme
-from gui.training import glyphs
+from gui import icons, theme
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Run", "Status", "Epochs", "Result")
@@ -129,7 +128,7 @@ class RunsList(QWidget):
     def apply_theme(self) -> None:
         color = theme.current().palette.buttonText().color()
         for b in (self.open_button, self.weights_button, self.refresh_button):
-            b.setIcon(glyphs.icon(b.property("glyph"), color))
+            b.setIcon(icons.icon(b.property("glyph"), color))
 
     # -- contents -------------------------------------------------------------------------------------
     def set_project(self, project_path: Path | None, project_name: str | None) -> None:
