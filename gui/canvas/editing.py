@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPointF
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QGuiApplication
 
 from graph import GraphError, Network
@@ -21,7 +21,6 @@ from gui.canvas.view import CanvasView
 
 log = logging.getLogger(__name__)
 
-FRAGMENT_MIME = "application/x-deepcanvas-fragment"
 PASTE_OFFSET = 40.0
 
 
@@ -39,27 +38,20 @@ def fragment(network: Network, node_ids: list[str]) -> dict[str, Any]:
 
 
 def copy_to_clipboard(data: dict[str, Any]) -> None:
-    text = json.dumps(data, ensure_ascii=False)
-    mime = QMimeData()
-    mime.setData(FRAGMENT_MIME, text.encode("utf-8"))
-    mime.setText(text)
-    QGuiApplication.clipboard().setMimeData(mime)
+    # plain text, not a QMimeData of our own: PySide6 crashes at exit when the clipboard still owns
+    # a Python-made QMimeData; the JSON text pastes here and reads fine in a text editor
+    QGuiApplication.clipboard().setText(json.dumps(data, ensure_ascii=False))
 
 
 def clipboard_fragment() -> dict[str, Any] | None:
-    mime = QGuiApplication.clipboard().mimeData()
-    if mime is None:
-        return None
-    if mime.hasFormat(FRAGMENT_MIME):
-        raw = bytes(mime.data(FRAGMENT_MIME).data()).decode("utf-8", "replace")
-    elif mime.hasText() and mime.text().lstrip().startswith("{"):
-        raw = mime.text()   # a fragment pasted from a text editor: the reader still checks it
-    else:
+    raw = QGuiApplication.clipboard().text()
+    if not raw.lstrip().startswith("{"):
         return None
     try:
         data = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
+    # anything that looks like a fragment; the project-file reader still checks it before pasting
     return data if isinstance(data, dict) and "nodes" in data else None
 
 

@@ -86,3 +86,4 @@ def window(qtbot, dialog: DialogRecorder, settings: AppSettings, recovery_dir: P
     qtbot.waitExposed(win)
     QApplication.processEvents()
     yield win
+
