@@ -18,8 +18,6 @@ from graph.document import Network, Project
 from graph.naming import class_identifier
 from graph.plan import Plan, build_plan, is_token_input, sample_shape, token_range
 
-HELPER_MODULE = "graph.torch_modules"
-
 
 @dataclass
 class Script:
@@ -69,11 +67,12 @@ def string_literal(text: str) -> str:
 
 
 def helper_sources(plan: Plan) -> list[str]:
-    from graph import torch_modules  # noqa: F401  (imports torch; only needed when helpers are used)
+    """Source of the graph.torch_modules classes the plan uses (importing them imports torch,
+    so only export pays for it)."""
+    from graph import torch_modules
 
     names = sorted({s.call.cls.split(".", 1)[1] for s in plan.layers if s.call.cls.startswith("dc.")})
-    module = __import__(HELPER_MODULE, fromlist=["_"])
-    return [textwrap.dedent(inspect.getsource(getattr(module, n))) for n in names]
+    return [textwrap.dedent(inspect.getsource(getattr(torch_modules, n))) for n in names]
 
 
 def model_class_source(plan: Plan, class_name: str, title: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import networkx as nx
+
 from graph.document import Network, Node
 from graph.layers import ModuleCall
 from graph.naming import code_names
@@ -60,9 +62,9 @@ def build_plan(network: Network, analysis: Analysis | None = None) -> Plan:
     inputs = tuple(s for s in steps if s.node.spec.role == "input")
     outputs = tuple(s for s in steps if s.node.spec.role == "output")
     # inputs and outputs keep their creation order (the forward signature must not shuffle)
-    key = network.nodes.index
-    inputs = tuple(sorted(inputs, key=lambda s: key(s.node)))
-    outputs = tuple(sorted(outputs, key=lambda s: key(s.node)))
+    creation = {node.id: i for i, node in enumerate(network.nodes)}
+    inputs = tuple(sorted(inputs, key=lambda s: creation[s.node.id]))
+    outputs = tuple(sorted(outputs, key=lambda s: creation[s.node.id]))
     return Plan(network, tuple(steps), inputs, outputs)
 
 
@@ -70,18 +72,12 @@ def token_range(network: Network, input_node: Node) -> int:
     """Exclusive upper bound for random token ids fed to an int64 input: every Embedding
     downstream must accept them."""
     bound = None
-    for node_id in _descendants(network, input_node.id):
+    for node_id in nx.descendants(network.graph, input_node.id):
         node = network.node(node_id)
         if node.type_id == "Embedding":
             size = node.params["num_embeddings"]
             bound = size if bound is None else min(bound, size)
     return bound or 2
-
-
-def _descendants(network: Network, node_id: str) -> list[str]:
-    import networkx as nx
-
-    return list(nx.descendants(network.graph, node_id))
 
 
 def sample_shape(step: Step, batch_size: int) -> tuple[int, ...]:

@@ -185,17 +185,11 @@ class TrainingController(QObject):
             p.epochs = event.epochs
             p.total_steps = max(1, event.epochs * event.steps_per_epoch)
             return True
-        if isinstance(event, StepMetrics):
+        if isinstance(event, StepMetrics | EpochMetrics):
             p.step = event.step
             p.epoch = event.epoch
-            p.samples_per_sec = event.samples_per_sec
-            if p.total_steps:
-                p.fraction = min(1.0, event.step / p.total_steps)
-            self._update_eta(event.time)
-            return True
-        if isinstance(event, EpochMetrics):
-            p.epoch = event.epoch
-            p.step = event.step
+            if isinstance(event, StepMetrics):
+                p.samples_per_sec = event.samples_per_sec
             if p.total_steps:
                 p.fraction = min(1.0, event.step / p.total_steps)
             self._update_eta(event.time)
