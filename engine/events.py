@@ -2,7 +2,8 @@
 boundary through a queue, and the GUI reads them on its own thread).
 
 Order of a normal run: ``StatusChanged("starting")`` ... ``RunStarted`` ... many ``StepMetrics`` and
-one ``EpochMetrics`` per epoch ... ``RunFinished``. A fault adds a ``RunError`` right before
+one ``EpochMetrics`` per epoch (recipes that show samples add ``PreviewSamples`` after it) ...
+``RunFinished``. A fault adds a ``RunError`` right before
 ``RunFinished(status="failed")``. ``RunFinished`` is always the last event of a run.
 """
 
@@ -62,6 +63,8 @@ class StepMetrics(Event):
     grad_norm: float | None = None
     grad_norms: dict[str, float] = field(default_factory=dict)
     memory_mb: float | None = None   # device memory in use (GPU only)
+    #: recipes with several losses (GAN: ``{"g_loss": .., "d_loss": ..}``), means since the previous event
+    losses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,28 @@ class EpochMetrics(Event):
     step: int
     metrics: dict[str, Any]
     is_best: bool = False
+
+
+@dataclass(frozen=True)
+class PreviewSamples(Event):
+    """What the model makes of a few samples right now, sent after each epoch (and at the end) so the
+    panel can show it; plain nested lists so it crosses the queue and lands in the run folder as JSON.
+
+    ``kind`` and ``data``:
+
+    - ``"reconstruction"``: ``inputs`` and ``outputs`` (K samples each, nested lists shaped like one
+      sample), ``image_shape`` (``[C, H, W]`` when the samples are images, else ``None``).
+    - ``"latent"``: ``points`` (K×2), ``labels`` (K class ids or ``None``), ``class_names`` (or ``None``).
+    - ``"generated"``: ``samples`` (K samples), ``image_shape`` (or ``None``), ``real`` (K×2 real points
+      when the data are 2-D points, else ``None``).
+    - ``"text"``: ``samples`` (a few strings sampled from the model), ``prompt`` (the text they start from).
+    - ``"forecast"``: ``steps`` (time indices), ``history`` (the inputs seen), ``true`` and ``predicted``
+      (the values after them), for one validation series.
+    """
+
+    epoch: int
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
