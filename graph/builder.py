@@ -6,6 +6,9 @@
     h = b.add("ReLU", h)
     b.output(b.add("Dense", b.add("Flatten", h), units=10))
     project = b.project("digits")
+
+Blocks: ``b.block("encoder", x, latent=2)`` adds a built-in block (its definition joins the project on
+first use) or a block the project already defines, with values for its exposed params.
 """
 
 from __future__ import annotations
@@ -21,7 +24,20 @@ Source = str | tuple[str, str]  # node id, or (node id, output port)
 
 class NetworkBuilder:
     def __init__(self, name: str = "main", network: Network | None = None) -> None:
-        self.network = network if network is not None else Network(name)
+        # a fresh network starts inside a project of its own, so blocks have a library to live in
+        self._project = Project(networks=[Network(name)]) if network is None else None
+        self.network = network if network is not None else self._project.main  # type: ignore[union-attr]
+
+    def block(self, block: str, *sources: Source, name: str | None = None, **params: Any) -> str:
+        """Add a Block node: ``block`` is a built-in key (see graph.builtin_blocks) or a definition name."""
+        from graph.builtin_blocks import BUILTIN_BLOCKS, ensure_builtin
+
+        library = self.network.library
+        if library is None:
+            raise ValueError("this builder's network belongs to no project, so it cannot hold blocks")
+        if block not in library and block in BUILTIN_BLOCKS:
+            block = ensure_builtin(library, block).name
+        return self.add("Block", *sources, name=name, block=block, **params)
 
     def add(self, type_id: str, *sources: Source, name: str | None = None,
             ports: dict[str, Source] | None = None, **params: Any) -> str:
@@ -65,4 +81,8 @@ class NetworkBuilder:
 
     def project(self, name: str = "Untitled", settings: dict[str, Any] | None = None) -> Project:
         self.layout()
+        if self._project is not None:
+            self._project.name = name
+            self._project.settings = dict(settings or {})
+            return self._project
         return Project(name=name, networks=[self.network], settings=dict(settings or {}))

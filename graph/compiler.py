@@ -44,7 +44,10 @@ class CompiledNetwork(nn.Module):
         self.node_names = {s.node.id: s.name for s in plan.steps}
         self._program: list[tuple[str, str, tuple[str | None, ...]]] = []
         for step in plan.steps:
-            if step.call is not None:
+            if step.block is not None:
+                self.add_module(step.name, CompiledNetwork(step.block))
+                self._program.append(("layer", step.name, step.args))
+            elif step.call is not None:
                 self.add_module(step.name, make_module(step.call))
                 self._program.append(("layer", step.name, step.args))
             elif step.node.spec.role == "output":

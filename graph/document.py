@@ -27,6 +27,7 @@ from graph.errors import (
     PortError,
 )
 from graph.events import (
+    BlockUpdated,
     EdgeAdded,
     EdgeRemoved,
     GraphEvent,
@@ -44,6 +45,8 @@ from graph.events import (
 from graph.layers import LayerSpec, get_layer
 
 MAX_NAME_LENGTH = 100
+#: the type id of a node that holds a sub-network (a block definition of the project's library)
+BLOCK_TYPE = "Block"
 _ID_NUMBER = re.compile(r"(\d+)$")
 
 
@@ -78,10 +81,16 @@ class Node:
     name: str
     params: dict[str, Any]
     position: tuple[float, float] = (0.0, 0.0)
+    #: a Block node's spec, made from its definition (ports, params, shape rule); None otherwise
+    block_spec: LayerSpec | None = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> LayerSpec:
-        return get_layer(self.type_id)
+        return self.block_spec or get_layer(self.type_id)
+
+    @property
+    def is_block(self) -> bool:
+        return self.type_id == BLOCK_TYPE
 
     def label(self) -> str:
         """How messages name the node: ``Dense 'fc1'``."""
@@ -138,6 +147,8 @@ class Network(Observable):
         self.revision = 0
         #: derived data (shape analysis); never saved
         self.meta: dict[str, Any] = {}
+        #: the project's block library (a :class:`graph.blocks.BlockLibrary`); Block nodes need it
+        self.library: Any = None
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -208,17 +219,33 @@ class Network(Observable):
             k += 1
         return f"{stem}_{k}"
 
-    def default_name(self, type_id: str) -> str:
-        spec = get_layer(type_id)
+    def default_name(self, type_id: str, params: dict[str, Any] | None = None) -> str:
+        spec = self.spec_for(type_id, params)
         if spec.role in ("input", "output"):
             return self.unique_name(spec.role)
-        stem = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", spec.type_id).lower()
+        base = spec.display_name if type_id == BLOCK_TYPE else spec.type_id
+        stem = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", base)
+        stem = re.sub(r"\W+", "_", stem).strip("_").lower() or "block"
         return self.unique_name(f"{stem}_1")
+
+    def spec_for(self, type_id: str, params: dict[str, Any] | None = None) -> LayerSpec:
+        """The spec a new node of this type gets: a Block's comes from its definition in the library."""
+        if type_id != BLOCK_TYPE:
+            return get_layer(type_id)
+        if self.library is None:
+            raise GraphError("a Block node needs a project whose block library holds its definition")
+        block = (params or {}).get("block")
+        spec: LayerSpec = self.library.spec(block)
+        self.library.check_use(self, block)
+        return spec
+
+    def block_nodes(self, block: str | None = None) -> list[Node]:
+        return [n for n in self.nodes if n.is_block and (block is None or n.params.get("block") == block)]
 
     # -- editing ------------------------------------------------------------------------------
     def add_node(self, type_id: str, params: dict[str, Any] | None = None, name: str | None = None,
                  position: Iterable[float] = (0.0, 0.0), node_id: str | None = None) -> Node:
-        spec = get_layer(type_id)
+        spec = self.spec_for(type_id, params)
         values = coerce_params(spec, params)
         if node_id is None:
             node_id = f"n{self._next_node}"
@@ -226,8 +253,9 @@ class Network(Observable):
             raise GraphError(f"node id {node_id!r} is already used")
         x, y = _point(position)
         self._next_node = max(self._next_node, _id_number(node_id) + 1)
-        node = Node(node_id, spec.type_id, clean_name(name) if name is not None else self.default_name(type_id),
-                    values, (x, y))
+        node = Node(node_id, spec.type_id,
+                    clean_name(name) if name is not None else self.default_name(type_id, params),
+                    values, (x, y), block_spec=spec if type_id == BLOCK_TYPE else None)
         self._nodes[node_id] = node
         self.graph.add_node(node_id)
         self._changed(NodeAdded(self, node))
@@ -339,6 +367,67 @@ class Network(Observable):
             node.position = (x, y)
             self._changed(NodeMoved(self, node_id, old, (x, y)))
 
+    def refresh_blocks(self, block: str, spec: LayerSpec, rename_to: str | None = None) -> None:
+        """Give every node using block definition ``block`` its definition's new spec: params
+        still exposed keep their values (when still valid), new ones take their defaults."""
+        nodes = self.block_nodes(block)
+        if not nodes:
+            return
+        for node in nodes:
+            values = spec.defaults()
+            for key, value in node.params.items():
+                if key == "block":
+                    continue
+                try:
+                    values[key] = spec.param(key).coerce(value)
+                except (KeyError, ParamError):
+                    pass
+            values["block"] = rename_to or block
+            node.params = values
+            node.block_spec = spec
+        self._changed(BlockUpdated(self, tuple(n.id for n in nodes), rename_to or block))
+
+    def copy(self, name: str | None = None) -> Network:
+        """An independent copy with the same ids, names, params and positions (the block library
+        is shared: a copy is a view of the same project)."""
+        twin = Network(self.name if name is None else name)
+        twin.library = self.library
+        for node in self.nodes:
+            twin.add_node(node.type_id, dict(node.params), node.name, node.position, node_id=node.id)
+        for edge in self.edges:
+            twin.connect(edge.source, edge.target, edge.source_port, edge.target_port, edge_id=edge.id)
+        twin._next_node, twin._next_edge = self._next_node, self._next_edge
+        return twin
+
+    def state(self) -> dict[str, Any]:
+        """Everything :meth:`restore` needs to put the network back as it is now (for undo)."""
+        return {"nodes": [(n.id, n.type_id, n.name, dict(n.params), n.position) for n in self.nodes],
+                "edges": [(e.id, e.source, e.source_port, e.target, e.target_port) for e in self.edges]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Make the network equal to ``state`` in place, with the fewest edits (views and
+        listeners see ordinary node and edge events, so nothing needs rebuilding)."""
+        nodes = {n[0]: n for n in state["nodes"]}
+        edges = {e[0]: e for e in state["edges"]}
+        for edge in self.edges:
+            if edges.get(edge.id) != (edge.id, edge.source, edge.source_port, edge.target, edge.target_port):
+                self.disconnect(edge.id)
+        for node in self.nodes:
+            want = nodes.get(node.id)
+            if want is None or want[1] != node.type_id or (node.is_block and want[3].get("block") != node.params.get("block")):
+                self.remove_node(node.id)
+        for node_id, type_id, name, params, position in state["nodes"]:
+            if node_id not in self._nodes:
+                self.add_node(type_id, params, name, position, node_id=node_id)
+                continue
+            for key, value in params.items():
+                self.set_param(node_id, key, value)
+            self.rename_node(node_id, name)
+            self.move_node(node_id, position)
+        for edge_id, source, source_port, target, target_port in state["edges"]:
+            if edge_id not in self._edges:
+                self.connect(source, target, source_port, target_port, edge_id=edge_id)
+
     def _changed(self, event: GraphEvent) -> None:
         # moving a node changes nothing a shape or message depends on (a rename does: messages quote names)
         if not isinstance(event, NodeMoved):
@@ -357,8 +446,19 @@ class Project(Observable):
 
     def __post_init__(self) -> None:
         Observable.__init__(self)
+        from graph.blocks import BlockLibrary
+
+        #: the project's block definitions (Block nodes name one of them)
+        self.blocks = BlockLibrary(self)
+        self.blocks.subscribe(self._relay)
         for net in self.networks:
+            self._adopt(net)
             net.subscribe(self._relay)
+
+    def _adopt(self, net: Network) -> None:
+        if net.library is not None and net.library is not self.blocks and net.block_nodes():
+            raise GraphError(f"network '{net.name}' uses the blocks of another project")
+        net.library = self.blocks
 
     def __hash__(self) -> int:  # observers are compared by identity
         return id(self)
@@ -392,6 +492,7 @@ class Project(Observable):
         if any(n.name == net.name for n in self.networks):
             raise GraphError(f"a network named {net.name!r} already exists")
         index = len(self.networks) if index is None else index
+        self._adopt(net)
         self.networks.insert(index, net)
         net.subscribe(self._relay)
         self._emit(NetworkAdded(net, index))

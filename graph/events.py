@@ -82,6 +82,25 @@ class SettingsChanged(GraphEvent):
     key: str
 
 
+@dataclass(frozen=True)
+class BlockUpdated(GraphEvent):
+    """The definition behind these Block nodes changed (its inside, its ports or its exposed
+    params): views refresh their ports and params; shapes are already invalidated."""
+
+    node_ids: tuple[str, ...]
+    block: str
+
+
+@dataclass(frozen=True)
+class LibraryChanged(GraphEvent):
+    """A block definition was added, removed, renamed or had its exposed params changed
+    (``network`` is None: the event is about the project's block library)."""
+
+    block: str
+    change: str            # "added" | "removed" | "renamed" | "exposed"
+    old_name: str = ""
+
+
 Listener = Callable[[GraphEvent], None]
 
 

@@ -21,6 +21,8 @@ class Step:
     call: ModuleCall | None         # None for Input and Output nodes
     args: tuple[str | None, ...]    # identifiers of the values it reads, in port order
     output: TensorType
+    #: a Block node's inside, planned on the shapes that reach it (its module is a nested network)
+    block: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,15 @@ def build_plan(network: Network, analysis: Analysis | None = None) -> Plan:
             arg_names.pop()
         ins, _ = gather_inputs(network, node, {k: v.output for k, v in analysis.nodes.items()})
         call = None
+        block = None
         if spec.build is not None:
             present = [t for t in ins if t is not None] if spec.is_merge else ins
             call = spec.build(node.params, present)  # type: ignore[arg-type]
+        if node.is_block:
+            inside, inside_analysis = network.library.instance(node.params["block"], dict(node.params), ins)
+            block = build_plan(inside, inside_analysis)
         assert info.output is not None
-        steps.append(Step(node, names[node.id], call, tuple(arg_names), info.output))
+        steps.append(Step(node, names[node.id], call, tuple(arg_names), info.output, block))
     inputs = tuple(s for s in steps if s.node.spec.role == "input")
     outputs = tuple(s for s in steps if s.node.spec.role == "output")
     # inputs and outputs keep their creation order (the forward signature must not shuffle)

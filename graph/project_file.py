@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from graph.document import Network, Project, clean_name, coerce_params
+from graph.document import BLOCK_TYPE, Network, Project, clean_name, coerce_params
 from graph.errors import GraphError, ProjectFileError
 from graph.layers import get_layer, has_layer
 from graph.params import to_json_value
@@ -47,13 +47,43 @@ MAX_PARAM_ITEM_TEXT = 20
 
 # -- writing ------------------------------------------------------------------------------------
 def project_to_dict(project: Project) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "name": project.name,
         "networks": [network_to_dict(net) for net in project.networks],
         "settings": project.settings,
     }
+    if len(project.blocks):
+        data["blocks"] = blocks_to_list(project.blocks, project.blocks.names)
+    return data
+
+
+def blocks_to_list(library: Any, names: list[str]) -> list[dict[str, Any]]:
+    """Block definitions in file form, each after the ones it uses (so a reader can add them in order)."""
+    wanted: list[str] = []
+    for name in names:
+        for needed in [*sorted(library.dependencies(name)), name]:
+            if needed not in wanted:
+                wanted.append(needed)
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for used in sorted(library.get(name).used_blocks()):
+            visit(used)
+        ordered.append(name)
+
+    for name in wanted:
+        visit(name)
+    out = []
+    for name in ordered:
+        defn = library.get(name)
+        out.append({"name": defn.name, "description": defn.description, "origin": defn.origin,
+                    "exposed": [{"node": e.node_id, "param": e.param, "name": e.name} for e in defn.exposed],
+                    "network": network_to_dict(defn.network)})
+    return out
 
 
 def _coordinate(value: float) -> float:
@@ -338,11 +368,12 @@ def project_from_dict(data: Any) -> Project:
         raise settings.fail(f"holds a value JSON cannot store ({str(exc)[:80]})") from None
     with _at(top.field("name", "Untitled")):
         project = Project(name=clean_name(name), settings=settings.value)
+    read_blocks(top.field("blocks", []), project.blocks)
     nets = top.field("networks").items()
     if not nets:
         raise top.field("networks").fail("a project needs at least one network")
     for reader in nets:
-        net = _read_network(reader)
+        net = _read_network(reader, project.blocks)
         with _at(reader.field("name")):
             project.add_network(net)
     return project
@@ -391,34 +422,70 @@ def _at(reader: _Reader) -> Iterator[None]:
         raise reader.fail(str(exc)) from None
 
 
-def network_from_dict(data: Any, where: str = "network") -> Network:
-    """A network from its file form (also the clipboard form of a copied selection)."""
-    return _read_network(_Reader(data, where))
+def read_blocks(reader: _Reader, library: Any) -> list[str]:
+    """Add the block definitions of a file's ``blocks`` list to ``library``, in the order the file
+    gives (each after those it uses, as :func:`blocks_to_list` writes them); returns their names."""
+    from graph.blocks import BlockLibrary
+
+    assert isinstance(library, BlockLibrary)
+    names = []
+    for entry in reader.items():
+        entry.obj()
+        name_reader = entry.field("name")
+        name = name_reader.text()
+        description = entry.field("description", "").text()
+        origin = entry.field("origin", "").text()
+        if len(description) > 2000:
+            raise entry.field("description").fail("a block description may have at most 2000 characters")
+        net = _read_network(entry.field("network"), library)
+        with _at(name_reader):
+            defn = library.create(name, net, (), description, origin[:100])
+        for exposed_reader in entry.field("exposed", []).items():
+            exposed_reader.obj()
+            node = exposed_reader.field("node").ident()
+            param = exposed_reader.field("param").text()
+            as_name = exposed_reader.field("name").text()
+            with _at(exposed_reader):
+                library.expose(defn.name, node, param, as_name)
+        names.append(defn.name)
+    return names
 
 
-def _read_network(reader: _Reader) -> Network:
+def network_from_dict(data: Any, where: str = "network", library: Any = None) -> Network:
+    """A network from its file form (also the clipboard form of a copied selection); Block nodes
+    need the ``library`` that holds their definitions."""
+    return _read_network(_Reader(data, where), library)
+
+
+def _read_network(reader: _Reader, library: Any = None) -> Network:
     name = reader.field("name").text()
     with _at(reader.field("name")):
         net = Network(name)
+    net.library = library
     for node_reader in reader.field("nodes").items():
         node_reader.obj()
         node_id = node_reader.field("id").ident()
         type_reader = node_reader.field("type")
         type_id = type_reader.text()
-        if not has_layer(type_id):
+        if type_id != BLOCK_TYPE and not has_layer(type_id):
             raise type_reader.fail(f"unknown layer type {_short(type_id)}")
         version_reader = node_reader.field("type_version", 1)
         version = version_reader.integer()
-        if version > get_layer(type_id).version:
+        params_reader = node_reader.field("params", {})
+        params = params_reader.obj()
+        if type_id == BLOCK_TYPE:
+            block_reader = params_reader.field("block") if "block" in params else params_reader
+            with _at(block_reader):
+                spec = net.spec_for(type_id, params)
+        else:
+            spec = get_layer(type_id)
+        if version > spec.version:
             raise version_reader.fail(f"layer {type_id} version {_short(version)} is newer than this DeepCanvas "
                                       f"knows: update DeepCanvas to open it")
         if version < 1:
             raise version_reader.fail(f"layer versions start at 1, not {_short(version)}")
-        params_reader = node_reader.field("params", {})
-        params = params_reader.obj()
         node_name = node_reader.field("name").text()
         position = node_reader.field("position", [0, 0]).point()
-        spec = get_layer(type_id)
         known = {p.name for p in spec.params}
         for key in params:
             if key not in known:

@@ -90,6 +90,12 @@ def _infer_node(network: Network, node: Node, outputs: dict[str, TensorType | No
                           f"connect a layer to it.")
         return info
     connected_edges = network.in_edges(node.id)
+    stale = [e for e in connected_edges if spec.input_port(e.target_port) is None]
+    if stale:
+        info.error = (f"{node.label()} is wired into an input '{stale[0].target_port}' it no longer has "
+                      f"(its block changed): remove that edge and wire one of "
+                      f"{', '.join(repr(p.name) for p in spec.inputs) or 'no inputs'}.")
+        return info
     if any(outputs.get(e.source) is None for e in connected_edges):
         return info  # something upstream is wrong; that node carries the message
     try:
