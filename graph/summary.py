@@ -62,7 +62,8 @@ def summarize(target: Project | Network, network: str | None = None) -> Summary:
     rows = []
     for node in net.topological_order():
         info = analysis.nodes[node.id]
-        rows.append(SummaryRow(node.id, node.name, node.type_id, str(info.output) if info.output else "?",
+        kind = f"Block:{node.params['block']}" if node.is_block else node.type_id
+        rows.append(SummaryRow(node.id, node.name, kind, str(info.output) if info.output else "?",
                                info.cost.params, info.cost.mult_adds, info.error))
     return Summary(net.name, tuple(rows), analysis.total_params, analysis.total_mult_adds,
                    tuple(p.message for p in analysis.problems))
