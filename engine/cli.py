@@ -16,7 +16,14 @@ from typing import Any
 from engine.options import DEVICES
 
 #: metrics shown on each epoch line, in this order, when present
-EPOCH_COLUMNS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1", "val_mae", "val_r2")
+EPOCH_COLUMNS = ("train_loss", "g_loss", "d_loss", "val_loss", "train_accuracy", "val_accuracy", "val_f1",
+                 "val_perplexity", "val_mse", "val_mae", "val_r2", "val_reconstruction_error", "modes_covered",
+                 "high_quality_fraction", "classes_covered", "confident_fraction", "precision", "recall")
+#: metrics repeated on the closing line when the run measured them
+FINAL_COLUMNS = ("val_accuracy", "val_perplexity", "val_mse", "val_r2", "val_reconstruction_error",
+                 "modes_covered", "classes_covered", "val_quality")
+#: counts shown out of their total ("modes_covered 7/8")
+_OUT_OF = {"modes_covered": "modes_total", "classes_covered": "classes_total"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction, commands: dict[str, Callable[[argparse.Namespace], int]]
@@ -65,7 +72,7 @@ class _Progress:
         elif isinstance(event, EpochMetrics) and not self.quiet:
             self._clear()
             m = event.metrics
-            cols = "  ".join(f"{k} {_fmt(m[k])}" for k in EPOCH_COLUMNS if k in m)
+            cols = "  ".join(f"{k} {_shown(m, k)}" for k in EPOCH_COLUMNS if k in m)
             mark = " *" if event.is_best else ""
             print(f"epoch {event.epoch}/{self.epochs}  {cols}  ({m.get('epoch_time', 0):.1f} s){mark}", flush=True)
         elif isinstance(event, StatusChanged) and event.status == "stopping":
@@ -79,6 +86,13 @@ class _Progress:
             sys.stderr.write("\r" + " " * 78 + "\r")
             sys.stderr.flush()
             self.bar_shown = False
+
+
+def _shown(metrics: dict[str, Any], key: str) -> str:
+    total = _OUT_OF.get(key)
+    if total and total in metrics:
+        return f"{metrics[key]}/{metrics[total]}"
+    return _fmt(metrics[key])
 
 
 def _fmt(value: Any) -> str:
@@ -145,9 +159,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             parts.append("early stopping")
         if best is not None:
             parts.append(f"best epoch {best} ({monitor} {_fmt(report.get('best_value'))})")
-        for key in ("val_accuracy", "val_r2"):
+        for key in FINAL_COLUMNS:
             if key in final:
-                parts.append(f"last {key} {_fmt(final[key])}")
+                parts.append(f"last {key} {_shown(final, key)}")
         print("; ".join(parts))
         print(f"run folder: {request.run_dir}")
     return 130 if status == "stopped" and report.get("reason") == "user" else 0

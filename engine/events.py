@@ -92,7 +92,9 @@ class PreviewSamples(Event):
       when the data are 2-D points, else ``None``).
     - ``"text"``: ``samples`` (a few strings sampled from the model), ``prompt`` (the text they start from).
     - ``"forecast"``: ``steps`` (time indices), ``history`` (the inputs seen), ``true`` and ``predicted``
-      (the values after them), for one validation series.
+      (the values after them), for one validation series. ``steps`` are the time indices of ``true``
+      and ``predicted``; the history sits at indices 0..len(history)-1 (a window forecast one step
+      ahead has steps 1..len(history), overlapping the history but for its first value).
     """
 
     epoch: int

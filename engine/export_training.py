@@ -286,6 +286,8 @@ def pick_device(name: str) -> torch.device:
 def loss_function():
     """The loss of a batch, and how the targets are prepared for it once."""
     name, classes = LOSS, TARGETS["classes"]
+    if name == "bce" and RECIPE == "autoencoder":
+        return F.binary_cross_entropy_with_logits, None
     if name == "bce":
         if TARGETS["binary"]:
             return F.binary_cross_entropy_with_logits, lambda y: y.float().unsqueeze(-1)
@@ -355,6 +357,8 @@ def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
             loss = loss_fn(out, yb)
         total += loss.detach().to(total.dtype) * len(xb)
         out = out.float()
+        if RECIPE == "autoencoder" and LOSS == "bce":
+            out = out.sigmoid()
         if confusion is not None:
             confusion += torch.bincount(mb.reshape(-1) * classes + predict(out).reshape(-1),
                                         minlength=classes * classes)
@@ -384,7 +388,21 @@ def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(variance > 1e-12, 1.0 - s[0] / variance, np.where(s[0] > 1e-12, 0.0, 1.0))
         metrics["val_r2"] = float(np.mean(r2))
+    if RECIPE == "autoencoder":  # squared error per input value, in the data's own units
+        metrics = {"val_loss": metrics["val_loss"], "val_reconstruction_error": metrics["val_mse"]}
+    if RECIPE == "language_model":
+        metrics["val_perplexity"] = math.exp(min(metrics["val_loss"], 50.0))
     return metrics
+
+
+def freeze(model: nn.Module) -> list:
+    """Stop training the frozen nodes' layers; returns their BatchNorm layers (kept in eval mode)."""
+    norms = []
+    for name in FROZEN:
+        layer = getattr(model, name)
+        layer.requires_grad_(False)
+        norms += [m for m in layer.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return norms
 
 
 def train(args) -> dict:
@@ -400,6 +418,8 @@ def train(args) -> dict:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
     x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in load_data())
+    if RECIPE == "autoencoder":  # the targets are the inputs
+        y_train, y_val = x_train, x_val
     loss_fn, prepare = loss_function()
     m_train, m_val = y_train, y_val
     if prepare is not None:
@@ -409,6 +429,7 @@ def train(args) -> dict:
 
     torch.manual_seed(args.seed)
     model = build_model(args.seed).to(device)
+    frozen_norms = freeze(model)
     torch.manual_seed(args.seed)
     net = model
     if distributed:
@@ -441,6 +462,8 @@ def train(args) -> dict:
     for epoch in range(1, args.epochs + 1):
         started = time.perf_counter()
         net.train()
+        for layer in frozen_norms:
+            layer.eval()
         order = torch.randperm(n, generator=generator)
         if distributed:
             order = order[: share * world][rank::world]
@@ -502,8 +525,8 @@ def train(args) -> dict:
             if args.json:
                 print(json.dumps(metrics), flush=True)
             else:
-                shown = [k for k in ("train_loss", "val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")
-                         if k in metrics]
+                shown = [k for k in ("train_loss", "val_loss", "val_accuracy", "val_f1", "val_perplexity", "val_mae",
+                                     "val_r2", "val_reconstruction_error") if k in metrics]
                 print(f"epoch {epoch}/{args.epochs}  " + "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
                       + ("  *" if improved else ""), flush=True)
         wait = 0 if improved else wait + 1
@@ -521,9 +544,144 @@ def train(args) -> dict:
 '''
 
 
-def _targets_info(recipe: Any) -> dict[str, Any]:
-    from engine.recipes import ClassificationRecipe
+_GAN_TRAINING = '''
+def run_part(model: nn.Module, part: dict, x: torch.Tensor) -> torch.Tensor:
+    """Run only the layers of one part (generator or discriminator) of the network."""
+    values = {part["input"]: x}
+    for name, args in part["steps"]:
+        values[name] = getattr(model, name)(*[None if a is None else values[a] for a in args])
+    return values[part["output"]]
 
+
+def part_parameters(model: nn.Module, part: dict) -> list:
+    return [p for name, _ in part["steps"] for p in getattr(model, name).parameters() if p.requires_grad]
+
+
+def train_gan(args) -> dict:
+    """Alternating updates: the discriminator on real and generated samples, then the generator
+    with the non-saturating loss (make the discriminator call its samples real)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("GAN training in this script runs in one process: start it with python, not torchrun")
+    device = pick_device(args.device)
+    x_train = torch.from_numpy(load_data()[0]).to(device)
+    torch.manual_seed(args.seed)
+    model = build_model(args.seed).to(device)
+    frozen_norms = freeze(model)
+    torch.manual_seed(args.seed)
+    generator, discriminator = PARTS["generator"], PARTS["discriminator"]
+    g_params, d_params = part_parameters(model, generator), part_parameters(model, discriminator)
+    g_opt = make_optimizer(g_params, args.lr)
+    d_opt = make_optimizer(d_params, OPTIONS["discriminator_lr"] or args.lr)
+    n = len(x_train)
+    batch_size = min(args.batch_size, n)
+    steps = math.ceil(n / batch_size)
+    if steps > 1 and n % batch_size == 1:  # a batch of one sample breaks BatchNorm: fold it away
+        steps -= 1
+    per_epoch = min(n, steps * batch_size)
+    schedulers = [make_scheduler(opt, opt.param_groups[0]["lr"], args.epochs, steps) for opt in (g_opt, d_opt)]
+    generator_order = torch.Generator().manual_seed(args.seed)
+    noise = torch.Generator(device=device) if device.type == "cuda" else torch.Generator()
+    noise.manual_seed(args.seed + 1)
+    bce, clip = F.binary_cross_entropy_with_logits, OPTIONS["grad_clip"]
+    metrics = {}
+    for epoch in range(1, args.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        for layer in frozen_norms:
+            layer.eval()
+        order = torch.randperm(n, generator=generator_order)[:per_epoch].to(device)
+        sums = torch.zeros(2, dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
+        for b in range(steps):
+            idx = order[b * batch_size:(b + 1) * batch_size] if b < steps - 1 else order[b * batch_size:]
+            real = x_train[idx]
+            z = torch.randn((len(real), *NOISE_SHAPE), generator=noise, device=device)
+            fake = run_part(model, generator, z)
+            real_score = run_part(model, discriminator, real)
+            fake_score = run_part(model, discriminator, fake.detach())
+            d_loss = bce(real_score, torch.ones_like(real_score)) + bce(fake_score, torch.zeros_like(fake_score))
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(d_params, clip)
+            d_opt.step()
+            score = run_part(model, discriminator, fake)
+            g_loss = bce(score, torch.ones_like(score))
+            g_opt.zero_grad(set_to_none=True)
+            g_loss.backward(inputs=g_params)
+            if clip:
+                nn.utils.clip_grad_norm_(g_params, clip)
+            g_opt.step()
+            for scheduler, per_step in schedulers:
+                if scheduler is not None and per_step:
+                    scheduler.step()
+            sums += torch.stack([g_loss.detach(), d_loss.detach()]).to(sums.dtype) * len(idx)
+        g_mean, d_mean = (sums / per_epoch).tolist()
+        if not (math.isfinite(g_mean) and math.isfinite(d_mean)):
+            raise SystemExit(f"the GAN losses became NaN in epoch {epoch}: lower the learning rate")
+        for scheduler, per_step in schedulers:
+            if scheduler is not None and not per_step:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(g_mean + d_mean)
+                else:
+                    scheduler.step()
+        metrics = {"epoch": epoch, "train_loss": g_mean + d_mean, "g_loss": g_mean, "d_loss": d_mean,
+                   "lr": g_opt.param_groups[0]["lr"], "epoch_time": time.perf_counter() - started}
+        if args.json:
+            print(json.dumps(metrics), flush=True)
+        else:
+            print(f"epoch {epoch}/{args.epochs}  g_loss {g_mean:.4f}  d_loss {d_mean:.4f}", flush=True)
+    if args.save:
+        torch.save(model.state_dict(), args.save)
+        print(f"saved the weights to {args.save}")
+    return metrics
+'''
+
+
+def _gan_parts(recipe: Any, plan: Any) -> str:
+    """PARTS (each part's Input, layer steps and Output, by the script's identifiers) and NOISE_SHAPE."""
+    parts = {}
+    for part in (recipe.generator, recipe.discriminator):
+        steps = [[s.name, list(s.args)] for s in plan.steps if s.node.id in part.node_ids and s.call is not None]
+        parts[part.role] = {"input": next(s.name for s in plan.inputs if s.node.id == part.input_node.id),
+                            "steps": steps,
+                            "output": next(s.args[0] for s in plan.outputs if s.node.id == part.output_node.id)}
+    return f"{_dict_source('PARTS', parts)}\nNOISE_SHAPE = {tuple(recipe.noise_shape)!r}"
+
+
+def _frozen_identifiers(options: TrainingOptions, plan: Any) -> list[str]:
+    by_name = {s.node.name: s.name for s in plan.steps if s.call is not None}
+    return [by_name[n] for n in options.frozen_nodes if n in by_name]
+
+
+def _gan_sections() -> str:
+    """The GAN script's helpers: the shared ones of the training script, optimizers over a list."""
+    keep = ("def parse_args", "def pick_device", "def make_scheduler")
+    chunks = [c for c in _TRAINING.strip("\n").split("\n\n\n") if c.startswith(keep)]
+    optimizer = ('def make_optimizer(params: list, lr: float) -> torch.optim.Optimizer:\n'
+                 '    """Adam with betas (0.5, 0.999), as GANs are usually trained; otherwise the chosen optimizer."""\n'
+                 '    name, wd, momentum = OPTIONS["optimizer"], OPTIONS["weight_decay"], OPTIONS["momentum"]\n'
+                 '    if name == "sgd":\n'
+                 '        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)\n'
+                 '    if name == "adamw":\n'
+                 '        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)\n'
+                 '    if name == "rmsprop":\n'
+                 '        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)\n'
+                 '    return torch.optim.Adam(params, lr=lr, weight_decay=wd, betas=(0.5, 0.999))')
+    freeze = _TRAINING[_TRAINING.index("def freeze"):].split("\n\n\n")[0]
+    return "\n\n\n".join([*chunks, optimizer, freeze, _GAN_TRAINING.strip("\n")])
+
+
+def _targets_info(recipe: Any) -> dict[str, Any]:
+    from engine.generative import AutoencoderRecipe
+    from engine.recipes import ClassificationRecipe, RegressionRecipe
+
+    if isinstance(recipe, AutoencoderRecipe):
+        scale = recipe.scale
+        return {"classes": 0, "binary": False, "positions": 1, "per_position": False, "squeeze": False,
+                "scale": scale.tolist() if hasattr(scale, "tolist") else float(scale)}
+    if not isinstance(recipe, ClassificationRecipe | RegressionRecipe):   # the GAN: no targets
+        return {"classes": 0, "binary": False, "positions": 1, "per_position": False, "squeeze": False,
+                "scale": 1.0}
     if isinstance(recipe, ClassificationRecipe):
         return {"classes": recipe.num_classes, "binary": recipe.binary, "positions": recipe.positions,
                 "per_position": bool(recipe.positions > 1 or recipe.dataset.target_shape), "squeeze": False,
@@ -570,7 +728,8 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
                              ("npz", "csv") else "."),
         "",
         "    python train.py [--epochs N] [--device cpu|cuda|mps] [--save weights.pt]",
-        "    torchrun --nproc_per_node=2 train.py       # data-parallel (DDP) on 2 processes",
+        ("    (GAN training runs in one process: torchrun is refused)" if options.recipe == "gan" else
+         "    torchrun --nproc_per_node=2 train.py       # data-parallel (DDP) on 2 processes"),
         '"""',
     ]
     std = ["import argparse", "import contextlib", "import json", "import math", "import os", "import time"]
@@ -581,8 +740,12 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
     settings = _dict_source("OPTIONS", options.to_dict())
     data = _dict_source("DATASET", spec.to_dict())
     consts = (f"{settings}\n{data}\n"
+              f"RECIPE = {options.recipe!r}\n"
               f"LOSS = {options.resolved_loss!r}\n"
+              f"FROZEN = {_frozen_identifiers(options, plan)!r}\n"
               f"{_dict_source('TARGETS', _targets_info(recipe))}")
+    if options.recipe == "gan":
+        consts += "\n" + _gan_parts(recipe, plan)
     script.sections.append(consts)
     if kind in ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons"):
         loader = _loader_sklearn(kind, dict(spec.options))
@@ -595,8 +758,12 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
     if kind in SCRIPTED_KINDS:
         script.sections.append(_COMMON_DATA.strip("\n"))
     script.sections.append(loader)
-    script.sections.append(_TRAINING.strip("\n"))
-    script.main = ["train(parse_args())"]
+    if options.recipe == "gan":
+        script.sections.append(_gan_sections())
+        script.main = ["train_gan(parse_args())"]
+    else:
+        script.sections.append(_TRAINING.strip("\n"))
+        script.main = ["train(parse_args())"]
     return script.render()
 
 

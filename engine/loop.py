@@ -25,7 +25,7 @@ import torch
 from engine.control import PAUSE, RUN, STOP, Control
 from engine.devices import memory_mb, peak_memory_mb
 from engine.errors import TrainingError
-from engine.events import EpochMetrics, Event, StatusChanged, StepMetrics
+from engine.events import EpochMetrics, Event, PreviewSamples, StatusChanged, StepMetrics
 from engine.metrics import GradNorms
 from engine.options import TrainingOptions
 from engine.recipes import Recipe
@@ -105,6 +105,8 @@ class Trainer:
         if self.is_cuda:
             torch.backends.cudnn.benchmark = True
         self.model.to(device)
+        self.frozen = apply_frozen_nodes(self.model, opts.frozen_nodes)
+        self.frozen_norms = frozen_norm_layers(self.model, self.frozen)
         self.gen = torch.Generator().manual_seed(opts.seed)
         # small data sets live on the device; one that would crowd a GPU stays in host memory and
         # goes over batch by batch
@@ -113,8 +115,8 @@ class Trainer:
             log.info("the data set stays in host memory (too big for %s)", device)
         self.x_train = self._to_device(ds.x_train)
         self.x_val = self._to_device(ds.x_val)
-        self.y_train, self.m_train = self.recipe.targets(self._to_device(ds.y_train))
-        self.y_val, self.m_val = self.recipe.targets(self._to_device(ds.y_val))
+        self.y_train, self.m_train = self.recipe.split_targets(self.x_train, self._to_device(ds.y_train))
+        self.y_val, self.m_val = self.recipe.split_targets(self.x_val, self._to_device(ds.y_val))
         self.n_train = len(self.x_train)
         if self.n_train == 0 or len(self.x_val) == 0:
             raise TrainingError(f"The data set '{ds.name}' needs training and validation samples.", "data")
@@ -128,8 +130,7 @@ class Trainer:
         self.samples_per_epoch = min(self.n_train, steps * bs)
         self.loss_fn = self.recipe.loss_fn()
         self.predict_into = self.recipe.predict_into_fn()
-        self.optimizer = make_optimizer(self.model, opts)
-        self.scheduler, self.per_step_schedule = make_scheduler(self.optimizer, opts, self.steps_per_epoch)
+        self._setup_optimizers()
         self.grad_norms = GradNorms(self.model)
         params = [p for g in self.grad_norms.groups.values() for p in g]
         self.params = params
@@ -142,9 +143,55 @@ class Trainer:
                 self.scaler = torch.amp.GradScaler("cuda")
         self.loss_buf = torch.zeros(LOSS_BUFFER, dtype=torch.float32, device=device)
         self.loss_slots = list(self.loss_buf.unbind())
+        #: recipes with several losses (GAN) write each step's parts into a row of ``parts_buf``
+        self.loss_names: tuple[str, ...] = tuple(getattr(self.recipe, "loss_names", ()))
+        self.parts_buf = (torch.zeros((LOSS_BUFFER, len(self.loss_names)), dtype=torch.float32, device=device)
+                          if self.loss_names else None)
+        self.parts_slots = list(self.parts_buf.unbind()) if self.parts_buf is not None else []
+        self._interval_parts = np.zeros(len(self.loss_names))
+        self._epoch_parts = np.zeros(len(self.loss_names))
         # each sample's predicted class this epoch, compared with the targets at the end of the epoch
         self.predictions = (torch.zeros((self.samples_per_epoch, *self.m_train.shape[1:]), dtype=torch.long,
                                         device=device) if self.predict_into is not None else None)
+
+    def _setup_optimizers(self) -> None:
+        """One optimizer and schedule for the whole network (the GAN trainer makes one per part)."""
+        self.optimizer = make_optimizer(self.model, self.options, frozen=bool(self.frozen))
+        self.scheduler, self.per_step_schedule = make_scheduler(self.optimizer, self.options, self.steps_per_epoch)
+        #: further schedulers stepped at the same times as ``scheduler``
+        self.extra_schedulers: list[Any] = []
+
+    def _make_step(self) -> Callable[[torch.Tensor, torch.Tensor, int, int], None]:
+        """The work of one batch as a closure over what it needs (so the loop reads no attributes):
+        ``step(xb, yb, b, k)`` trains on batch number ``b`` and writes its loss into slot ``k``."""
+        model, opt, loss_fn, predict_into = self.model, self.optimizer, self.loss_fn, self.predict_into
+        scaler, clip, params = self.scaler, self.options.grad_clip, self.params
+        scheduler = self.scheduler if self.per_step_schedule else None
+        autocast, slots, predictions, bs = self.autocast, self.loss_slots, self.predictions, self.batch_size
+
+        def step(xb: torch.Tensor, yb: torch.Tensor, b: int, k: int) -> None:
+            with autocast():
+                out = model(xb)
+                loss = loss_fn(out, yb)
+            opt.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                if clip:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                scaler.step(opt)
+                scaler.update()
+            if scheduler is not None:
+                scheduler.step()
+            slots[k].copy_(loss.detach())
+            if predict_into is not None:
+                predict_into(out, predictions[b * bs: b * bs + len(xb)])
+        return step
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array))
@@ -199,20 +246,21 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> bool:
         """One pass over the training data; True when stopped by the user."""
-        model, opt, loss_fn, predict_into = self.model, self.optimizer, self.loss_fn, self.predict_into
         x, y = self.x_train, self.y_train
         bs, steps = self.batch_size, self.steps_per_epoch
         host, device = self.host_data, self.device
-        scaler, clip, params = self.scaler, self.options.grad_clip, self.params
-        scheduler = self.scheduler if self.per_step_schedule else None
-        autocast, control, clock = self.autocast, self.control, self.clock
-        slots, predictions = self.loss_slots, self.predictions
-        model.train()
+        control, clock = self.control, self.clock
+        train_step = self._make_step()
+        same = y is x                    # an autoencoder's targets are its inputs: gather them once
+        self.model.train()
+        for module in self.frozen_norms:
+            module.eval()                # a frozen node keeps its BatchNorm statistics
         perm = torch.randperm(self.n_train, generator=self.gen)[: self.samples_per_epoch]
         if self.device.type != "cpu" and not host:
             perm = perm.to(self.device, non_blocking=True)
         self._perm = perm
         self._epoch_loss = 0.0
+        self._epoch_parts[:] = 0.0
         self._epoch_samples = 0
         self._pending = 0
         self._pending_sizes: list[int] = []
@@ -225,30 +273,11 @@ class Trainer:
             for b in range(steps):
                 idx = perm[b * bs: (b + 1) * bs] if b < steps - 1 else perm[b * bs:]
                 xb = x.index_select(0, idx)
-                yb = y.index_select(0, idx)
+                yb = xb if same else y.index_select(0, idx)
                 if host:
-                    xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-                with autocast():
-                    out = model(xb)
-                    loss = loss_fn(out, yb)
-                opt.zero_grad(set_to_none=True)
-                if scaler is None:
-                    loss.backward()
-                    if clip:
-                        torch.nn.utils.clip_grad_norm_(params, clip)
-                    opt.step()
-                else:
-                    scaler.scale(loss).backward()
-                    if clip:
-                        scaler.unscale_(opt)
-                        torch.nn.utils.clip_grad_norm_(params, clip)
-                    scaler.step(opt)
-                    scaler.update()
-                if scheduler is not None:
-                    scheduler.step()
-                slots[k].copy_(loss.detach())
-                if predict_into is not None:
-                    predict_into(out, predictions[b * bs: b * bs + len(idx)])
+                    xb = xb.to(device, non_blocking=True)
+                    yb = xb if same else yb.to(device, non_blocking=True)
+                train_step(xb, yb, b, k)
                 self._pending_sizes.append(len(idx))
                 k += 1
                 self.step += 1
@@ -303,6 +332,11 @@ class Trainer:
                     raise self._nan_error(first_step + i, value)
             total = sum(v * s for v, s in zip(losses, sizes, strict=True))
             samples = sum(sizes)
+            if self.parts_buf is not None:
+                parts = self.parts_buf[:k].double().cpu().numpy()
+                weighted = (parts * np.asarray(sizes, dtype=np.float64)[:, None]).sum(0)
+                self._epoch_parts += weighted
+                self._interval_parts += weighted
             self._epoch_loss += total
             self._epoch_samples += samples
             self._interval_loss += total
@@ -319,9 +353,12 @@ class Trainer:
             now - self.t0, self.step, self.epoch, batches_done / self.steps_per_epoch,
             self._interval_loss / self._interval_samples, float(self.optimizer.param_groups[0]["lr"]),
             self._interval_samples / max(now - self._last_emit, 1e-9), grad_norm, layer_norms,
-            memory_mb(self.device)))
+            memory_mb(self.device),
+            {name: float(v) / self._interval_samples for name, v in zip(self.loss_names, self._interval_parts,
+                                                                         strict=True)}))
         self._last_emit = now
         self._interval_loss = 0.0
+        self._interval_parts[:] = 0.0
         self._interval_samples = 0
         return 0
 
@@ -368,12 +405,14 @@ class Trainer:
         epoch_time = now - self._epoch_start - self._epoch_paused
         metrics: dict[str, Any] = {"epoch": epoch, "step": self.step}
         metrics["train_loss"] = self._epoch_loss / max(self._epoch_samples, 1)
+        for name, value in zip(self.loss_names, self._epoch_parts, strict=True):
+            metrics[name] = float(value) / max(self._epoch_samples, 1)
         if self.predictions is not None:
             targets = self.m_train.index_select(0, self._perm).to(self.device)
             correct = int((self.predictions == targets).sum().item())
             metrics["train_accuracy"] = correct / max(targets.numel(), 1)
         metrics.update(self.evaluate())
-        if not math.isfinite(metrics["val_loss"]):
+        if not math.isfinite(metrics.get("val_loss", 0.0)):
             raise TrainingError(f"The validation loss became {metrics['val_loss']} after epoch {epoch} (step "
                                 f"{self.step}): lower the learning rate (it is "
                                 f"{self.optimizer.param_groups[0]['lr']:g}).", "nan", step=self.step)
@@ -388,7 +427,7 @@ class Trainer:
         peak = peak_memory_mb(self.device)
         if peak is not None:
             metrics["memory_mb"] = peak
-        value = metrics.get(opts.monitor)
+        value = metrics.get(opts.resolved_monitor)
         improved = False
         if value is not None and math.isfinite(value):
             if self.best_value is None:
@@ -398,10 +437,11 @@ class Trainer:
             else:
                 improved = value < self.best_value - opts.min_delta
         if self.scheduler is not None and not self.per_step_schedule:
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(value if value is not None else metrics["val_loss"])
-            else:
-                self.scheduler.step()
+            for scheduler in (self.scheduler, *self.extra_schedulers):
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(value if value is not None else metrics.get("val_loss", 0.0))
+                else:
+                    scheduler.step()
         self.last_good = snapshot(self.model)
         self._dirty = True
         if improved:
@@ -411,8 +451,20 @@ class Trainer:
         if self.clock() - self._saved_at >= self.checkpoint_interval:
             self._flush_checkpoints()      # written in the background while the next epoch trains
         self.emit(EpochMetrics(now - self.t0, epoch, self.step, dict(metrics), improved))
+        self._send_previews(epoch)
         metrics["_improved"] = improved
         return metrics
+
+    def _send_previews(self, epoch: int) -> None:
+        """What the model makes of a few validation samples (reconstructions, generated samples, text,
+        a forecast), after the epoch's metrics. A preview that fails is logged, never fatal."""
+        try:
+            previews = self.recipe.previews(self, epoch)
+        except Exception as exc:  # a preview must never end a run
+            log.warning("could not draw the samples preview after epoch %d: %s", epoch, exc)
+            return
+        for kind, data in previews:
+            self.emit(PreviewSamples(self._now(), epoch, kind, data))
 
     def _check_gradients(self, total: float | None, layers: dict[str, float], epoch: int) -> None:
         """Warn once per run when gradients vanish in some layer or explode overall."""
@@ -454,6 +506,7 @@ class Trainer:
             update(out.float(), mb)
         result = {"val_loss": float(total.item()) / n}
         result.update(recipe.metrics(accumulator))
+        recipe.add_derived_metrics(result)
         return result
 
     # -- weights ------------------------------------------------------------------------------------
@@ -558,15 +611,23 @@ def locate_failure(model: Any, x: torch.Tensor) -> tuple[Any, Exception] | None:
     return None
 
 
-def make_optimizer(model: torch.nn.Module, opts: TrainingOptions) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model: torch.nn.Module, opts: TrainingOptions, *, frozen: bool = False,
+                   params: list[torch.nn.Parameter] | None = None, lr: float | None = None,
+                   betas: tuple[float, float] | None = None, what: str = "The network") -> torch.optim.Optimizer:
+    """The optimizer the options name, over the trainable parameters of ``model`` (or ``params``)."""
+    if params is None:
+        params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise TrainingError("The network has no trainable weights: add a layer that learns (e.g. a Dense).",
-                            "network")
-    lr, wd = opts.lr, opts.weight_decay
+        hint = ("every layer with weights is frozen: unfreeze one in the training options" if frozen
+                else "add a layer that learns (e.g. a Dense)")
+        raise TrainingError(f"{what} has no trainable weights: {hint}.", "network")
+    lr = opts.lr if lr is None else lr
+    wd = opts.weight_decay
     if opts.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=opts.momentum, weight_decay=wd, nesterov=False)
     if opts.optimizer == "adam":
+        if betas is not None:
+            return torch.optim.Adam(params, lr=lr, weight_decay=wd, betas=betas)
         return torch.optim.Adam(params, lr=lr, weight_decay=wd)
     if opts.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
@@ -584,9 +645,45 @@ def make_scheduler(optimizer: torch.optim.Optimizer, opts: TrainingOptions, step
     if opts.schedule == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=max(1, opts.epochs * steps_per_epoch)), True
     if opts.schedule == "one_cycle":
-        return sched.OneCycleLR(optimizer, max_lr=opts.lr, total_steps=opts.epochs * steps_per_epoch), True
+        max_lr = optimizer.param_groups[0]["lr"]
+        return sched.OneCycleLR(optimizer, max_lr=max_lr, total_steps=opts.epochs * steps_per_epoch), True
     if opts.schedule == "plateau":
         mode = "max" if opts.monitor_maximized else "min"
         return sched.ReduceLROnPlateau(optimizer, mode=mode, factor=opts.plateau_factor,
                                        patience=opts.plateau_patience), False
     return None, False
+
+
+def apply_frozen_nodes(model: torch.nn.Module, names: tuple[str, ...]) -> list[str]:
+    """Stop training the layers of the named nodes (``requires_grad`` off, so no optimizer gets
+    them); returns their identifiers. Names the network does not have raise a TrainingError."""
+    if not names:
+        return []
+    plan = getattr(model, "plan", None)
+    by_name: dict[str, str] = {}
+    if plan is not None:
+        for step in plan.steps:
+            by_name.setdefault(step.node.name, step.name)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        net = plan.network.name if plan is not None else "the network"
+        raise TrainingError(f"The frozen nodes {', '.join(map(repr, unknown))} are not in network '{net}': remove "
+                            f"them from the training option 'frozen_nodes' (or rename the nodes back).", "options")
+    idents = []
+    for name in names:
+        ident = by_name[name]
+        module = getattr(model, ident, None)
+        if isinstance(module, torch.nn.Module):
+            module.requires_grad_(False)
+            idents.append(ident)
+    return idents
+
+
+def frozen_norm_layers(model: torch.nn.Module, idents: list[str]) -> list[torch.nn.Module]:
+    """BatchNorm layers inside frozen nodes: kept in eval mode so their statistics stay as loaded."""
+    found = []
+    for ident in idents:
+        for module in getattr(model, ident).modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                found.append(module)
+    return found

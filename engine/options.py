@@ -18,16 +18,34 @@ from engine.errors import OptionsError
 
 log = logging.getLogger(__name__)
 
-RECIPES = ("classification", "regression")
+RECIPES = ("classification", "regression", "autoencoder", "gan", "language_model")
 LOSSES = ("auto", "cross_entropy", "bce", "mse", "l1", "huber")
 CLASSIFICATION_LOSSES = ("cross_entropy", "bce")
 REGRESSION_LOSSES = ("mse", "l1", "huber")
+#: the losses each recipe accepts besides "auto" (the first one is what "auto" means)
+RECIPE_LOSSES: dict[str, tuple[str, ...]] = {
+    "classification": CLASSIFICATION_LOSSES,
+    "regression": REGRESSION_LOSSES,
+    "autoencoder": ("mse", "l1", "huber", "bce"),
+    "gan": ("bce",),
+    "language_model": ("cross_entropy",),
+}
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "one_cycle", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-MONITORS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")
+MONITORS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2", "val_reconstruction_error",
+            "val_quality")
 #: monitored metrics that are better when larger
-MAXIMIZED = frozenset({"val_accuracy", "val_f1", "val_r2"})
+MAXIMIZED = frozenset({"val_accuracy", "val_f1", "val_r2", "val_quality"})
+#: the metrics each recipe measures besides val_loss (a monitor outside its list is refused)
+RECIPE_MONITORS: dict[str, tuple[str, ...]] = {
+    "classification": ("val_loss", "val_accuracy", "val_f1"),
+    "regression": ("val_loss", "val_mae", "val_r2"),
+    "autoencoder": ("val_loss", "val_reconstruction_error"),
+    # a GAN has no validation loss worth minimising: val_loss there means "the usual", val_quality
+    "gan": ("val_loss", "val_quality"),
+    "language_model": ("val_loss", "val_accuracy"),
+}
 _MAX_SEED = 2**32 - 1
 
 
@@ -36,7 +54,9 @@ class OptionSpec:
     """How one option is shown and checked (the settings form builds its widgets from these)."""
 
     name: str
-    kind: str                       # "choice" | "float" | "int" | "bool"
+    #: "choice" | "float" | "int" | "bool" | "node" (a node name of the trained network, "" meaning
+    #: pick automatically) | "nodes" (a list of node names)
+    kind: str
     label: str
     help: str
     choices: tuple[str, ...] = ()
@@ -47,10 +67,13 @@ class OptionSpec:
 
 
 OPTION_SPECS: tuple[OptionSpec, ...] = (
-    OptionSpec("recipe", "choice", "Task", "What the network learns: classes (classification) or numbers "
-               "(regression).", RECIPES),
-    OptionSpec("loss", "choice", "Loss", "auto: cross-entropy for classification, MSE for regression. BCE "
-               "trains one sigmoid per class (or one output for two classes).", LOSSES),
+    OptionSpec("recipe", "choice", "Task", "What the network learns: classes (classification), numbers "
+               "(regression, also sequence forecasting), its own input through a narrow latent (autoencoder), "
+               "new samples like the data (gan: a generator and a discriminator trained against each other) or "
+               "the next character of a text (language_model).", RECIPES),
+    OptionSpec("loss", "choice", "Loss", "auto: cross-entropy for classification and language models, MSE for "
+               "regression and autoencoders, BCE for GANs. BCE trains one sigmoid per class (or one output for "
+               "two classes); an autoencoder with BCE needs inputs between 0 and 1.", LOSSES),
     OptionSpec("label_smoothing", "float", "Label smoothing", "Cross-entropy only: spread this much of each "
                "target over the other classes.", minimum=0.0, maximum=0.99),
     OptionSpec("huber_delta", "float", "Huber delta", "Huber loss only: errors below it count squared, above "
@@ -82,7 +105,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("min_delta", "float", "Minimum improvement", "Smaller changes of the monitored metric do not "
                "count as improvement.", minimum=0.0, maximum=1e9),
     OptionSpec("monitor", "choice", "Monitored metric", "Decides the best epoch (kept weights), early "
-               "stopping and reduce-on-plateau.", MONITORS),
+               "stopping and reduce-on-plateau. GANs have no validation loss to minimise: with val_loss they "
+               "keep the epoch of the best val_quality.", MONITORS),
     OptionSpec("keep_best", "bool", "Keep best weights", "Save the weights of the best epoch besides the "
                "last ones."),
     OptionSpec("seed", "int", "Seed", "Initial weights and batch order; the same seed gives the same run.",
@@ -91,6 +115,23 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
                "else the CPU.", DEVICES),
     OptionSpec("mixed_precision", "bool", "Mixed precision", "On CUDA: compute in bfloat16/float16 where "
                "safe (faster, less memory). Ignored elsewhere."),
+    OptionSpec("frozen_nodes", "nodes", "Frozen nodes", "Nodes whose weights are not trained (transfer "
+               "learning: keep loaded weights as they are); their BatchNorm statistics stay fixed too."),
+    OptionSpec("latent_node", "node", "Latent node", "Autoencoder: the node whose output is the code. "
+               "Automatic: a node named 'latent', else an Encoder's output, else the narrowest node between "
+               "Input and Output. A code of 2 values per sample is plotted."),
+    OptionSpec("generator_node", "node", "Generator", "GAN: a node of the generator (its connected part from "
+               "an Input of noise to an Output shaped like a data sample). Automatic: a node named or typed "
+               "Generator, else the part whose Output matches a data sample."),
+    OptionSpec("discriminator_node", "node", "Discriminator", "GAN: a node of the discriminator (its "
+               "connected part from an Input shaped like a data sample to an Output of one score). Automatic: a "
+               "node named or typed Discriminator, else the part whose Output gives one value per sample."),
+    OptionSpec("discriminator_lr", "float", "Discriminator learning rate", "GAN: learning rate of the "
+               "discriminator's optimizer (0: the same as the generator's). GANs use Adam with betas (0.5, "
+               "0.999).", minimum=0.0, maximum=1e6),
+    OptionSpec("temperature", "float", "Sampling temperature", "Language model: how adventurous the sampled "
+               "text shown while training is (lower: more likely characters).", minimum=0.0, maximum=10.0,
+               exclusive_minimum=True),
 )
 SPECS: dict[str, OptionSpec] = {s.name: s for s in OPTION_SPECS}
 #: accepted spellings of choice values ("Cross-Entropy" -> "cross_entropy")
@@ -126,32 +167,45 @@ class TrainingOptions:
     seed: int = 0
     device: str = "auto"
     mixed_precision: bool = True
+    frozen_nodes: tuple[str, ...] = ()
+    latent_node: str = ""
+    generator_node: str = ""
+    discriminator_node: str = ""
+    discriminator_lr: float = 0.0
+    temperature: float = 0.8
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = _check(SPECS[f.name], getattr(self, f.name))
             object.__setattr__(self, f.name, value)
-        losses = CLASSIFICATION_LOSSES if self.recipe == "classification" else REGRESSION_LOSSES
+        losses = RECIPE_LOSSES[self.recipe]
         if self.loss != "auto" and self.loss not in losses:
             raise OptionsError(f"Training option 'loss': {self.loss} does not suit {self.recipe}; use one of "
                                f"{', '.join(losses)} (or auto).", "loss")
-        wrong = {"classification": ("val_mae", "val_r2"), "regression": ("val_accuracy", "val_f1")}
-        if self.monitor in wrong[self.recipe]:
+        if self.monitor not in RECIPE_MONITORS[self.recipe]:
             raise OptionsError(f"Training option 'monitor': {self.monitor} is not measured for "
-                               f"{self.recipe}; use val_loss or one of its own metrics.", "monitor")
+                               f"{self.recipe}; use one of {', '.join(RECIPE_MONITORS[self.recipe])}.", "monitor")
 
     @property
     def resolved_loss(self) -> str:
         if self.loss != "auto":
             return self.loss
-        return "cross_entropy" if self.recipe == "classification" else "mse"
+        return RECIPE_LOSSES[self.recipe][0]
+
+    @property
+    def resolved_monitor(self) -> str:
+        """The metric that picks the best epoch (a GAN's val_loss says nothing about its samples)."""
+        if self.recipe == "gan" and self.monitor == "val_loss":
+            return "val_quality"
+        return self.monitor
 
     @property
     def monitor_maximized(self) -> bool:
-        return self.monitor in MAXIMIZED
+        return self.resolved_monitor in MAXIMIZED
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain JSON values (the frozen nodes as a list)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> TrainingOptions:
@@ -186,6 +240,19 @@ def _check(spec: OptionSpec, value: Any) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise fail("true or false")
+    if spec.kind == "node":
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise fail("a node name (or empty for automatic)")
+        return value.strip()
+    if spec.kind == "nodes":
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
+                isinstance(v, str) and v.strip() for v in value):
+            raise fail("a list of node names")
+        return tuple(dict.fromkeys(v.strip() for v in value))
     if spec.kind == "choice":
         if not isinstance(value, str):
             raise fail("one of " + ", ".join(spec.choices))

@@ -3,7 +3,10 @@
 the device, computes the loss of a batch and the metrics of an epoch.
 
 Classification covers one class per sample (``N×C`` logits) and one class per position (``N×L×C``
-logits for token targets). Regression covers any target shape the Output produces.
+logits for token targets). Regression covers any target shape the Output produces (and shows a
+forecast preview for series). The autoencoder reconstructs its input, the language model predicts
+each next character of a text (:mod:`engine.generative` holds both) and the GAN trains a generator
+against a discriminator (:mod:`engine.gan`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,28 @@ from engine.options import TrainingOptions
 
 LOSS_LABELS = {"cross_entropy": "cross-entropy", "bce": "binary cross-entropy", "mse": "MSE", "l1": "L1",
                "huber": "Huber"}
+
+
+def check_recipe_fits(options: TrainingOptions, dataset: Dataset) -> None:
+    """Refuse a task the data set cannot give (a sentence saying which task to pick instead)."""
+    recipe = options.recipe
+    if recipe in ("autoencoder", "gan"):
+        if dataset.input_dtype != "float32":
+            what = "reconstructs its input" if recipe == "autoencoder" else "generates samples like the data"
+            raise TrainingError(f"The {recipe} task {what}, but the data set '{dataset.name}' gives token ids: "
+                                f"pick a data set of numbers or images (e.g. digits), or another task.", "options")
+        return
+    if recipe == "language_model":
+        if dataset.task != "language":
+            raise TrainingError(f"The language_model task predicts the next character of a text, but the data set "
+                                f"'{dataset.name}' is not a text: pick the text data set (the built-in story or "
+                                f"your own .txt file), or another task.", "options")
+        return
+    wanted = dataset_recipe(dataset)
+    if recipe != wanted:
+        what = {"classification": "classes", "regression": "numbers"}[wanted]
+        raise TrainingError(f"The data set '{dataset.name}' has {what} to predict ({wanted}), but the training "
+                            f"task is {recipe}: set the task to {wanted}.", "options")
 
 
 def dataset_recipe(dataset: Dataset) -> str:
@@ -83,6 +108,9 @@ class Recipe:
 
     name = ""
 
+    #: names of the losses a step reports besides their sum (GAN: g_loss, d_loss)
+    loss_names: tuple[str, ...] = ()
+
     def __init__(self, options: TrainingOptions, dataset: Dataset, ends: Endpoints) -> None:
         self.options = options
         self.dataset = dataset
@@ -90,10 +118,20 @@ class Recipe:
         self.loss_name = options.resolved_loss
         self.warnings: list[str] = []
 
+    def make_trainer(self, *args: Any, **kwargs: Any) -> Any:
+        """The loop that trains this recipe (the GAN has its own)."""
+        from engine.loop import Trainer
+
+        return Trainer(*args, **kwargs)
+
     # -- set-up ---------------------------------------------------------------------------------
     def targets(self, y: Any) -> tuple[Any, Any]:
         """(what the loss reads, what the metrics read) for the target tensor of a split."""
         raise NotImplementedError
+
+    def split_targets(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Targets of a split from its inputs and targets (an autoencoder's targets are its inputs)."""
+        return self.targets(y)
 
     def loss_fn(self) -> Any:
         raise NotImplementedError
@@ -110,6 +148,14 @@ class Recipe:
 
     def metrics(self, accumulator: Any, prefix: str = "val_") -> dict[str, Any]:
         raise NotImplementedError
+
+    def add_derived_metrics(self, metrics: dict[str, Any]) -> None:
+        """Metrics computed from the others once val_loss is known (a language model's perplexity)."""
+
+    # -- previews -------------------------------------------------------------------------------
+    def previews(self, trainer: Any, epoch: int) -> list[tuple[str, dict[str, Any]]]:
+        """(kind, data) pairs sent as PreviewSamples after each epoch (see engine.events)."""
+        return []
 
 
 class ClassificationRecipe(Recipe):
@@ -284,22 +330,71 @@ class RegressionRecipe(Recipe):
         s = sums.double().cpu().numpy()
         return regression_metrics(float(s[4, 0]), s[0], s[1], s[2], s[3], self.scale, prefix)
 
+    def previews(self, trainer: Any, epoch: int) -> list[tuple[str, dict[str, Any]]]:
+        """A forecast for series data (one feature per time step): the first validation series, its
+        true continuation and the model's, in the data's own units."""
+        ds = self.dataset
+        if len(ds.input_shape) != 2 or ds.input_shape[1] != 1 or ds.input_dtype != "float32":
+            return []
+        if tuple(ds.target_shape) not in ((), (1,)) and (len(ds.target_shape) != 2 or ds.target_shape[1] != 1):
+            return []
+        import torch
 
-RECIPE_CLASSES: dict[str, type[Recipe]] = {"classification": ClassificationRecipe,
-                                           "regression": RegressionRecipe}
+        model = trainer.model
+        model.eval()
+        with torch.inference_mode():
+            out = model(trainer.x_val[:1].to(trainer.device)).float().reshape(-1).cpu().numpy()
+        norm = ds.normalization or {}
+        history = _undo(ds.x_val[0].reshape(-1), norm.get("input"))
+        true = _undo(np.asarray(ds.y_val[0], dtype=np.float64).reshape(-1), norm.get("target"))
+        predicted = _undo(out.astype(np.float64), norm.get("target"))
+        # a window the same length as the history is the same series one step on; a shorter one
+        # continues after the history
+        first = 1 if len(true) == len(history) else len(history)
+        return [("forecast", {"steps": list(range(first, first + len(true))), "history": history.tolist(),
+                              "true": true.tolist(), "predicted": predicted.tolist()})]
+
+
+def _undo(values: np.ndarray, stats: dict[str, Any] | None) -> np.ndarray:
+    """Values back in the data's own units (a recorded global normalisation undone)."""
+    values = np.asarray(values, dtype=np.float64)
+    if stats and stats.get("mode") == "global":
+        return values * float(stats["std"]) + float(stats["mean"])
+    return values
+
+
+def _recipe_classes() -> dict[str, type[Recipe]]:
+    from engine.generative import AutoencoderRecipe, LanguageModelRecipe
+
+    return {"classification": ClassificationRecipe, "regression": RegressionRecipe,
+            "autoencoder": AutoencoderRecipe, "language_model": LanguageModelRecipe}
+
+
+def check_frozen_nodes(options: TrainingOptions, network: Any) -> None:
+    """Every frozen node must be in the network (a renamed or deleted node would silently train)."""
+    names = {node.name for node in network.nodes}
+    unknown = [n for n in options.frozen_nodes if n not in names]
+    if unknown:
+        raise TrainingError(f"The frozen node(s) {', '.join(map(repr, unknown))} are not in network "
+                            f"'{network.name}': remove them from the training option 'frozen_nodes' (or give the "
+                            f"nodes those names again).", "options")
 
 
 def make_recipe(options: TrainingOptions, dataset: Dataset, network: Any) -> Recipe:
     """Check that ``dataset`` fits ``network`` under ``options`` and return the recipe; raises a
     TrainingError (kind "shape") that names the node to change and says what to set."""
-    wanted = dataset_recipe(dataset)
-    if options.recipe != wanted:
-        what = {"classification": "classes", "regression": "numbers"}[wanted]
-        raise TrainingError(f"The data set '{dataset.name}' has {what} to predict ({wanted}), but the training "
-                            f"task is {options.recipe}: set the task to {wanted}.", "options")
+    check_recipe_fits(options, dataset)
+    check_frozen_nodes(options, network)
+    if options.recipe == "gan":
+        from engine.gan import GanRecipe
+
+        return GanRecipe(options, dataset, network)
     ends = network_endpoints(network)
     node = ends.input_node
     problem = check_input_shape(dataset, node.params["shape"], node.params["dtype"], node.name)
     if problem:
         raise TrainingError(problem, "shape", node=node.id)
-    return RECIPE_CLASSES[options.recipe](options, dataset, ends)
+    cls = _recipe_classes()[options.recipe]
+    if options.recipe == "autoencoder":
+        return cls(options, dataset, ends, network)  # type: ignore[call-arg]
+    return cls(options, dataset, ends)

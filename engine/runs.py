@@ -7,6 +7,8 @@ Layout (``runs/`` beside the project file)::
         metrics.jsonl      one JSON object per line: {"type": "step", ...} and {"type": "epoch", ...}
         last.safetensors   weights at the end (or of the last good epoch after a fault)
         best.safetensors   weights of the best epoch (by the monitored metric)
+        previews.json      the latest preview of each kind (reconstructions, generated samples,
+                           sampled text, a forecast): {"<kind>": {"epoch": E, "data": {...}}}
         report.json        how it ended: status, error, best epoch, final metrics, timings
 
 Epoch lines carry ``epoch``, ``train_loss``, ``val_loss`` and the recipe's metrics by name
@@ -37,6 +39,7 @@ RUNS_DIRNAME = "runs"
 SETTINGS = "settings.json"
 METRICS = "metrics.jsonl"
 REPORT = "report.json"
+PREVIEWS = "previews.json"
 WEIGHTS = {"last": "last.safetensors", "best": "best.safetensors"}
 RUN_FORMAT = "deepcanvas-run"
 RUN_FORMAT_VERSION = 1
@@ -120,6 +123,7 @@ class RunRecorder:
         self.path.mkdir(parents=True, exist_ok=True)
         self._log = (self.path / METRICS).open("a", encoding="utf-8")
         self.weights: dict[str, int] = {}
+        self.previews: dict[str, dict[str, Any]] = {}
 
     def start(self, settings: dict[str, Any]) -> None:
         data = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
@@ -142,7 +146,7 @@ class RunRecorder:
 
     def on_event(self, event: Any) -> None:
         """Log the metric events (the runner tees every event through here)."""
-        from engine.events import EpochMetrics, RunStarted, StepMetrics
+        from engine.events import EpochMetrics, PreviewSamples, RunStarted, StepMetrics
 
         if isinstance(event, RunStarted):
             # a reopened run labels its per-layer curves with the canvas nodes they belong to
@@ -152,9 +156,18 @@ class RunRecorder:
                        "epoch_progress": round(event.epoch_progress, 4), "time": round(event.time, 3),
                        "loss": event.loss, "lr": event.lr, "samples_per_sec": event.samples_per_sec,
                        "grad_norm": event.grad_norm, "grad_norms": event.grad_norms,
-                       **({"memory_mb": event.memory_mb} if event.memory_mb is not None else {})})
+                       **({"memory_mb": event.memory_mb} if event.memory_mb is not None else {}),
+                       **event.losses})
         elif isinstance(event, EpochMetrics):
             self.line({"type": "epoch", **event.metrics, "time": round(event.time, 3), "is_best": event.is_best})
+        elif isinstance(event, PreviewSamples):
+            # the latest of each kind, rewritten whole (atomically) once per epoch: a reopened run
+            # shows what the model made last
+            self.previews[event.kind] = {"epoch": event.epoch, "time": round(event.time, 3), "data": event.data}
+            try:
+                _write_json(self.path / PREVIEWS, self.previews)
+            except (OSError, ValueError) as exc:  # a preview must never stop a run
+                log.warning("could not save the previews: %s", exc)
 
     def save(self, which: str, state: dict[str, Any], epoch: int) -> None:
         """Write ``last`` or ``best`` weights (safetensors, atomic)."""
@@ -247,6 +260,18 @@ class RunRecord:
 
     def weights(self, which: str = "best") -> dict[str, Any]:
         return load_run_weights(self.path, which)
+
+    def previews(self) -> dict[str, dict[str, Any]]:
+        """The latest preview of each kind the run recorded: ``{kind: {"epoch": E, "data": {...}}}``
+        with ``data`` as in :class:`engine.events.PreviewSamples` (empty for recipes without any)."""
+        return load_previews(self.path)
+
+
+def load_previews(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """The previews a run folder holds (see :meth:`RunRecord.previews`); {} when it has none."""
+    data = _read_json(Path(path) / PREVIEWS) or {}
+    return {str(kind): entry for kind, entry in data.items()
+            if isinstance(entry, dict) and isinstance(entry.get("data"), dict)}
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

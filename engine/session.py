@@ -116,14 +116,13 @@ def execute_run(request: RunRequest, emit: Callable[[Event], None], control: Any
         import torch
 
         from engine.devices import describe_device, resolve_device
-        from engine.loop import Trainer
 
         device = resolve_device(options.device)
         torch.manual_seed(options.seed)
         model = _compile(project, network.name, options.seed)
-        trainer = Trainer(model, dataset, options, recipe, device, tee, control, recorder,
-                          report_interval=request.report_interval,
-                          checkpoint_interval=request.checkpoint_interval, t0=t0)
+        trainer = recipe.make_trainer(model, dataset, options, recipe, device, tee, control, recorder,
+                                      report_interval=request.report_interval,
+                                      checkpoint_interval=request.checkpoint_interval, t0=t0)
         layers = {ident: node_id for node_id, ident in model.node_names.items()
                   if ident in trainer.grad_norms.groups}
         recorder.update_settings(device=describe_device(device), dataset_description=dataset.describe(),
@@ -227,7 +226,7 @@ def _report(request: RunRequest, result: Any, error: TrainingError | None, train
         report.update({"epochs_done": max(0, trainer.epoch - 1), "steps": trainer.step,
                        "best_epoch": trainer.best_epoch, "best_value": trainer.best_value})
     if trainer is not None:
-        report["monitor"] = trainer.options.monitor
+        report["monitor"] = trainer.options.resolved_monitor
         report["device"] = trainer.device.type
     if error is not None:
         report["error"] = {"kind": error.kind, "message": error.message, "step": error.step, "node": error.node}

@@ -97,9 +97,8 @@ def _conv_decoder() -> tuple[Network, list[tuple[str, str, str]]]:
 def _mlp_generator() -> tuple[Network, list[tuple[str, str, str]]]:
     b = _Inside("Generator")
     z = b.node("Input", name="noise", shape=(8,))
-    h = b.chain(z, ("Dense", {"units": 64, "name": "hidden_1"}), ("LeakyReLU", {"negative_slope": 0.2}),
-                ("Dense", {"units": 64, "name": "hidden_2"}), ("LeakyReLU", {"negative_slope": 0.2}),
-                ("Dense", {"units": 2, "name": "sample"}))
+    h = b.chain(z, ("Dense", {"units": 64, "name": "hidden_1"}), "ReLU",
+                ("Dense", {"units": 64, "name": "hidden_2"}), "ReLU", ("Dense", {"units": 2, "name": "sample"}))
     return b.finish(h), [("hidden_1", "units", "hidden_1"), ("hidden_2", "units", "hidden_2"),
                          ("sample", "units", "out_features")]
 
@@ -167,7 +166,7 @@ BUILTIN_BLOCKS: dict[str, BuiltinBlock] = {b.key: b for b in (
                  "then a dense layer to the latent vector.", _conv_encoder),
     BuiltinBlock("conv_decoder", "Conv Decoder", "Convolutional decoder: a dense projection to a 32×4×4 map, "
                  "a transposed convolution up to 8×8 and a conv to out_channels.", _conv_decoder),
-    BuiltinBlock("generator", "Generator", "MLP generator: noise through two LeakyReLU layers to a sample of "
+    BuiltinBlock("generator", "Generator", "MLP generator: noise through two ReLU layers to a sample of "
                  "out_features values (2 for points in the plane).", _mlp_generator),
     BuiltinBlock("discriminator", "Discriminator", "MLP discriminator: a sample through two LeakyReLU layers to "
                  "one real/fake score (a logit).", _mlp_discriminator),

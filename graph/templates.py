@@ -70,12 +70,132 @@ def _transformer_sequence() -> Project:
     })
 
 
+def _recurrent_sequence(kind: str, hidden: int, lr: float, epochs: int) -> Project:
+    b = NetworkBuilder()
+    x = b.input((20,), dtype="int64", name="tokens")
+    h = b.chain(x, ("Embedding", {"num_embeddings": 8, "embedding_dim": 16}),
+                (kind, {"hidden_size": hidden, "output": "last"}), ("Dense", {"units": 8}))
+    b.output(h, name="logits")
+    return b.project(f"{kind} sequence classifier", {
+        "dataset": {"kind": "sequence_majority", "options": {"seq_len": 20, "vocab_size": 8}},
+        "training": {"recipe": "classification", "epochs": epochs, "batch_size": 64, "optimizer": "adam",
+                     "lr": lr},
+    })
+
+
+def _rnn_sequence() -> Project:
+    return _recurrent_sequence("RNN", 64, 2e-3, 25)
+
+
+def _gru_sequence() -> Project:
+    return _recurrent_sequence("GRU", 48, 3e-3, 15)
+
+
+def _seq2seq_reverse() -> Project:
+    """Encoder: token embeddings with positions through self-attention. Decoder: one query per output
+    position (the memory re-projected, with positions of its own) attending to the encoder's memory."""
+    b = NetworkBuilder()
+    x = b.input((8,), dtype="int64", name="tokens")
+    memory = b.chain(x, ("Embedding", {"num_embeddings": 8, "embedding_dim": 32}), ("PositionalEncoding", {}),
+                     ("TransformerEncoder", {"num_layers": 1, "num_heads": 4, "dim_feedforward": 64,
+                                             "dropout": 0.0}))
+    b.network.rename_node(memory, "encoder")
+    queries = b.chain(memory, ("Dense", {"units": 32}), ("PositionalEncoding", {"kind": "learned", "max_len": 8}))
+    decoded = b.add("TransformerDecoder", queries, memory, name="decoder", num_layers=1, num_heads=4,
+                    dim_feedforward=64, dropout=0.0, causal=False)
+    h = b.add("Dense", decoded, units=8)
+    b.output(h, name="tokens_out")
+    return b.project("Attention encoder-decoder reversing sequences", {
+        "dataset": {"kind": "sequence_reverse", "options": {"seq_len": 8, "vocab_size": 8, "n_samples": 3000}},
+        "training": {"recipe": "classification", "epochs": 12, "batch_size": 64, "optimizer": "adamw", "lr": 2e-3},
+    })
+
+
+def _forecast_sine() -> Project:
+    b = NetworkBuilder()
+    x = b.input((32, 1), name="series")
+    h = b.chain(x, ("LSTM", {"hidden_size": 32, "output": "sequence"}), ("Dense", {"units": 1}))
+    b.output(h, name="next_values")
+    return b.project("LSTM forecasting sine waves", {
+        "dataset": {"kind": "sine_forecast"},
+        "training": {"recipe": "regression", "epochs": 30, "batch_size": 32, "optimizer": "adam", "lr": 5e-3},
+    })
+
+
+#: characters of the built-in story (the text data set's default); a text of your own may need another
+#: vocabulary size in the Embedding and the last Dense (training says so)
+_STORY_CHARACTERS = 41
+
+
+def _char_lm() -> Project:
+    b = NetworkBuilder()
+    x = b.input((64,), dtype="int64", name="characters")
+    h = b.chain(x, ("Embedding", {"num_embeddings": _STORY_CHARACTERS, "embedding_dim": 32}),
+                ("LSTM", {"hidden_size": 96, "output": "sequence"}), ("Dropout", {"p": 0.3}),
+                ("Dense", {"units": _STORY_CHARACTERS}))
+    b.output(h, name="next_character")
+    return b.project("Character language model", {
+        "dataset": {"kind": "text", "options": {"seq_len": 64, "stride": 2}},
+        "training": {"recipe": "language_model", "epochs": 12, "batch_size": 64, "optimizer": "adam", "lr": 5e-3,
+                     "grad_clip": 1.0, "early_stopping": 2},
+    })
+
+
+def _autoencoder_digits() -> Project:
+    b = NetworkBuilder()
+    x = b.input((1, 8, 8), name="image")
+    code = b.block("encoder", x, name="encoder", hidden_1=128, hidden_2=32, latent=2)
+    h = b.block("decoder", code, name="decoder", hidden_1=32, hidden_2=128, out_features=64, out_shape=(1, 8, 8))
+    b.output(h, name="reconstruction")
+    return b.project("Autoencoder on digits", {
+        "dataset": {"kind": "digits"},
+        "training": {"recipe": "autoencoder", "epochs": 60, "batch_size": 64, "optimizer": "adam", "lr": 2e-3},
+    })
+
+
+def _gan(name: str, sample: tuple[int, ...], noise: int, width: int, dataset: dict, training: dict) -> Project:
+    """A Generator block (noise -> sample) and a Discriminator block (sample -> one score), side by side."""
+    b = NetworkBuilder()
+    size = 1
+    for d in sample:
+        size *= d
+    z = b.input((noise,), name="noise")
+    g = b.block("generator", z, name="generator", hidden_1=width, hidden_2=width, out_features=size)
+    if len(sample) > 1:
+        g = b.add("Reshape", g, shape=sample)
+    b.output(g, name="fake")
+    s = b.input(sample, name="sample")
+    d = b.block("discriminator", s, name="discriminator", hidden_1=width, hidden_2=width)
+    b.output(d, name="score")
+    return b.project(name, {"dataset": dataset, "training": {"recipe": "gan", "monitor": "val_quality",
+                                                             "optimizer": "adam", **training}})
+
+
+def _gan_mixture() -> Project:
+    return _gan("GAN on a ring of Gaussians", (2,), 8, 128, {"kind": "gaussian_mixture"},
+                {"epochs": 120, "batch_size": 64, "lr": 1e-3})
+
+
+def _gan_digits() -> Project:
+    return _gan("GAN on digits", (1, 8, 8), 32, 256, {"kind": "digits"},
+                {"epochs": 200, "batch_size": 64, "lr": 5e-4})
+
+
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("mlp-digits", "Multi-layer perceptron classifying 8×8 handwritten digits", _mlp_digits),
     Template("cnn-digits", "Small convolutional network classifying 8×8 handwritten digits", _cnn_digits),
     Template("lstm-sequence", "LSTM classifying token sequences by their most frequent token",
              _lstm_sequence),
     Template("transformer-sequence", "Transformer encoder classifying token sequences", _transformer_sequence),
+    Template("rnn-sequence", "Plain RNN classifying token sequences by their most frequent token", _rnn_sequence),
+    Template("gru-sequence", "GRU classifying token sequences by their most frequent token", _gru_sequence),
+    Template("seq2seq-reverse", "Attention encoder-decoder writing token sequences backwards", _seq2seq_reverse),
+    Template("forecast-sine", "LSTM forecasting sine waves one step ahead at every position", _forecast_sine),
+    Template("char-lm", "Character-level LSTM language model of a short story (or your text)", _char_lm),
+    Template("autoencoder-digits", "Autoencoder squeezing 8×8 digits through a 2-D latent code",
+             _autoencoder_digits),
+    Template("gan-mixture", "GAN learning a ring of 8 Gaussian blobs in 2-D", _gan_mixture),
+    Template("gan-digits", "GAN generating 8×8 handwritten digits", _gan_digits),
 )}
 
 

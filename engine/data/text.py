@@ -49,6 +49,9 @@ def load_text(spec: DatasetSpec, opts: OptionReader) -> Dataset:
     if spec.path:
         path = Path(spec.path).expanduser()
         text, name = read_text_file(path), path.name
+        if not text.strip():
+            raise DatasetError(f"The text file {path} is empty: choose a .txt file with some text in it (a few "
+                               f"thousand characters or more train a language model best).")
     else:
         text, name = BUILTIN_TEXT, "text"
     stride = opts.get_int("stride", max(1, len(text) // _MAX_WINDOWS), minimum=1, maximum=1_000_000)

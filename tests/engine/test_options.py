@@ -43,15 +43,19 @@ def test_options_are_saved_in_the_project_file():
 def test_template_settings_are_valid(template):
     from graph.templates import make_template
 
-    options = options_from_project(make_template(template))
-    assert options.recipe == "classification"
+    project = make_template(template)
+    options = options_from_project(project)
+    wanted = {"gan-mixture": "gan", "gan-digits": "gan", "autoencoder-digits": "autoencoder",
+              "char-lm": "language_model", "forecast-sine": "regression"}
+    assert options.recipe == wanted.get(template, "classification")
 
 
 @pytest.mark.parametrize("key, value", [
     ("lr", 0), ("lr", -1.0), ("lr", "fast"), ("lr", float("nan")), ("epochs", 0), ("epochs", 2.5),
     ("epochs", True), ("batch_size", -3), ("optimizer", "adagrad"), ("loss", "hinge"), ("schedule", "linear"),
     ("device", "tpu"), ("keep_best", "yes"), ("seed", -1), ("momentum", 1.5), ("grad_clip", -1),
-    ("recipe", "gan"), ("monitor", "val_speed"),
+    ("recipe", "painting"), ("monitor", "val_speed"), ("frozen_nodes", "dense_1"), ("frozen_nodes", [3]),
+    ("latent_node", 5),
 ])
 def test_bad_values_name_the_key(key, value):
     with pytest.raises(OptionsError) as info:

@@ -16,9 +16,9 @@ def test_templates_compile_and_train_one_step(template):
     project = make_template(template)
     model = graph.compile_network(project)
     assert sum(p.numel() for p in model.parameters()) == graph.summarize(project).total_params
-    out = model(*graph.sample_inputs(project, batch_size=4))
-    assert out.shape[0] == 4
-    out.float().pow(2).mean().backward()
+    outs = graph.compiler.as_tuple(model(*graph.sample_inputs(project, batch_size=4)))
+    assert all(out.shape[0] == 4 for out in outs)
+    sum(out.float().pow(2).mean() for out in outs).backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
