@@ -32,14 +32,60 @@ METRICS: dict[str, tuple[str, str, str | None]] = {
     "val_r2": ("val_r2", "R²", None),
     "val_mae": ("val_mae", "Mean absolute error", None),
 }
+#: what each recipe's second plot shows when the monitored metric is the loss; a recipe not named
+#: here (or a metric its runs do not report) gets the first metric its epochs do report
+RECIPE_METRICS: dict[str, str] = {
+    "classification": "val_accuracy",
+    "regression": "val_r2",
+    "autoencoder": "val_reconstruction_error",
+    "gan": "val_quality",
+    "language_model": "val_accuracy",
+}
+#: epoch keys that are never a headline metric (bookkeeping, or drawn elsewhere)
+NOT_METRICS = frozenset({"type", "epoch", "step", "time", "is_best", "lr", "elapsed", "elapsed_seconds",
+                         "samples_per_sec", "memory_mb", "grad_norm"})
+#: named losses of several-loss recipes, as the legend calls them
+LOSS_LABELS = {"g_loss": "generator", "d_loss": "discriminator"}
+#: per-step curves of a named loss are called "<name> (steps)"
+STEP_SUFFIX = " (steps)"
+_ACRONYMS = {"mse": "MSE", "mae": "MAE", "rmse": "RMSE", "f1": "F1", "r2": "R²", "fid": "FID", "kl": "KL",
+             "bce": "BCE", "psnr": "PSNR", "ssim": "SSIM"}
 
 
 def main_metric(recipe: str | None, monitor: str | None = None) -> str:
     """Which metric the second plot shows: the monitored one when it is not the loss, else the
-    recipe's usual headline (accuracy for classification, R² for regression)."""
-    if monitor in METRICS:
-        return str(monitor)
-    return "val_r2" if recipe == "regression" else "val_accuracy"
+    recipe's usual headline (accuracy for classification, R² for regression, ...)."""
+    if monitor and isinstance(monitor, str) and not is_loss(monitor):
+        return monitor
+    return RECIPE_METRICS.get(recipe or "", "val_accuracy")
+
+
+def is_loss(key: str) -> bool:
+    return key == "loss" or key.endswith("_loss")
+
+
+def metric_title(key: str) -> str:
+    """A plot title for any metric name: the known ones by their usual name, the others spelled out
+    from the key (``val_reconstruction_error`` -> "Reconstruction error")."""
+    if key in METRICS:
+        return METRICS[key][1]
+    words = key.removeprefix("val_").split("_")
+    text = " ".join(_ACRONYMS.get(w.lower(), w) for w in words if w)
+    return text[:1].upper() + text[1:] if text else key
+
+
+def headline_candidates(metrics: Mapping[str, Any]) -> list[str]:
+    """Epoch keys that could head the metric plot (numbers that are not losses or bookkeeping),
+    validation metrics first."""
+    keys = [k for k, v in metrics.items() if isinstance(k, str) and k not in NOT_METRICS and not is_loss(k)
+            and not k.startswith("train_") and _number(v) is not None]
+    return sorted(keys, key=lambda k: not k.startswith("val_"))
+
+
+def loss_label(name: str) -> str:
+    """Legend text of a loss-plot series (``g_loss`` -> "generator", ``g_loss (steps)`` -> "generator (steps)")."""
+    base, steps = (name[:-len(STEP_SUFFIX)], STEP_SUFFIX) if name.endswith(STEP_SUFFIX) else (name, "")
+    return LOSS_LABELS.get(base, base) + steps
 
 
 class Series:
@@ -140,9 +186,19 @@ class RunCurves:
             bucket[name] = Series()
         return bucket[name]
 
+    #: the metric was chosen by the person (monitored): it stays even before it has values
+    metric_fixed: bool = False
+
     @property
     def metric_title(self) -> str:
-        return METRICS.get(self.metric, (self.metric, self.metric, None))[1]
+        return metric_title(self.metric)
+
+    @property
+    def metric_series_names(self) -> tuple[str, str]:
+        """(training, validation) series names of the metric plot: a metric measured on the
+        validation data is drawn as "validation"; one of the model as such (modes covered by a
+        GAN) under its own name."""
+        return "train", ("validation" if self.metric.startswith("val_") else metric_title(self.metric).lower())
 
     def point_count(self) -> int:
         return sum(len(s) for bucket in self.groups.values() for s in bucket.values())
@@ -157,7 +213,7 @@ class RunCurves:
         ``node_names`` maps node ids to their names, for the gradient-norm legend."""
         if isinstance(event, StepMetrics):
             self._add_step(event.epoch, event.epoch_progress, event.loss, event.lr, event.grad_norm,
-                           event.grad_norms)
+                           event.grad_norms, getattr(event, "losses", None))
             return True
         if isinstance(event, EpochMetrics):
             self._add_epoch(event.epoch, event.metrics, event.is_best)
@@ -165,7 +221,9 @@ class RunCurves:
         if isinstance(event, RunStarted):
             self.recipe = event.recipe
             self.planned_epochs = event.epochs
-            self.metric = main_metric(event.recipe, event.options.get("monitor"))
+            monitor = event.options.get("monitor")
+            self.metric = main_metric(event.recipe, monitor)
+            self.metric_fixed = self.metric == monitor
             self.class_names = list(event.class_names) if event.class_names else None
             names = node_names or {}
             for ident, node_id in event.layers.items():
@@ -175,9 +233,16 @@ class RunCurves:
         return False
 
     def _add_step(self, epoch: int, progress: float, loss: Any, lr: Any, grad_norm: Any,
-                  grad_norms: Mapping[str, Any] | None) -> None:
+                  grad_norms: Mapping[str, Any] | None, losses: Mapping[str, Any] | None = None) -> None:
         x = epoch - 1 + float(progress)
-        if (v := _number(loss)) is not None:
+        named = [(str(k), v) for k, v in (losses or {}).items() if _number(v) is not None] \
+            if isinstance(losses, Mapping) else []
+        if named:
+            # several losses (a GAN): each gets its own curve; their sum or mean would hide which
+            # side is winning, so the single loss is left out
+            for name, value in named:
+                self.series("loss", name + STEP_SUFFIX).append(x, float(value))
+        elif (v := _number(loss)) is not None:
             self.series("loss", STEP_SERIES).append(x, v)
         if (v := _number(lr)) is not None:
             self.series("lr", "learning rate").append(x, v)
@@ -195,14 +260,24 @@ class RunCurves:
 
     def _add_epoch(self, epoch: int, metrics: Mapping[str, Any], is_best: bool = False) -> None:
         x = float(epoch)
+        named = [(k, v) for k, value in metrics.items() if isinstance(k, str) and is_loss(k)
+                 and k not in ("train_loss", "val_loss") and (v := _number(value)) is not None]
         for key, name in (("train_loss", "train"), ("val_loss", "validation")):
+            if key == "train_loss" and named:
+                continue      # several losses (a GAN): their sum says less than each of them
             if (v := _number(metrics.get(key))) is not None:
                 self.series("loss", name).append(x, v)
+        for key, v in named:
+            self.series("loss", key).append(x, v)
+        self._choose_metric(metrics)
         val_key, _title, train_key = METRICS.get(self.metric, (self.metric, self.metric, None))
+        if train_key is None and self.metric.startswith("val_"):
+            train_key = "train_" + self.metric[len("val_"):]
+        train_name, val_name = self.metric_series_names
         if train_key and (v := _number(metrics.get(train_key))) is not None:
-            self.series("metric", "train").append(x, v)
+            self.series("metric", train_name).append(x, v)
         if (v := _number(metrics.get(val_key))) is not None:
-            self.series("metric", "validation").append(x, v)
+            self.series("metric", val_name).append(x, v)
         matrix = metrics.get("val_confusion")
         if isinstance(matrix, list | tuple | np.ndarray) and len(matrix):
             cm = np.asarray(matrix, dtype=np.int64)
@@ -214,6 +289,16 @@ class RunCurves:
             self.best_epoch = epoch
         self.version += 1
 
+    def _choose_metric(self, metrics: Mapping[str, Any]) -> None:
+        """Until the metric plot has its first point, follow what the epochs really report: a
+        recipe's usual headline may be missing (a GAN on images reports no modes), and recipes
+        this panel has never heard of still get their metric drawn."""
+        if self.metric_fixed or self.groups["metric"] or _number(metrics.get(self.metric)) is not None:
+            return
+        candidates = headline_candidates(metrics)
+        if candidates:
+            self.metric = candidates[0]
+
     # -- a past run -----------------------------------------------------------------------------------
     @classmethod
     def from_record(cls, record: Any) -> RunCurves:
@@ -223,13 +308,14 @@ class RunCurves:
         recipe = training.get("recipe") if isinstance(training, dict) else None
         monitor = training.get("monitor") if isinstance(training, dict) else None
         names = settings.get("class_names")
-        curves = cls(recipe=recipe, metric=main_metric(recipe, monitor),
+        metric = main_metric(recipe, monitor)
+        curves = cls(recipe=recipe, metric=metric, metric_fixed=metric == monitor,
                      class_names=[str(n) for n in names] if isinstance(names, list) else None)
         for step in record.steps:
             if not isinstance(step.get("epoch"), int | float):
                 continue
             curves._add_step(int(step["epoch"]), float(step.get("epoch_progress", 1.0) or 0.0), step.get("loss"),
-                             step.get("lr"), step.get("grad_norm"), step.get("grad_norms"))
+                             step.get("lr"), step.get("grad_norm"), step.get("grad_norms"), step.get("losses"))
         for line in record.epochs:
             if isinstance(line.get("epoch"), int | float):
                 curves._add_epoch(int(line["epoch"]), line, bool(line.get("is_best")))

@@ -489,6 +489,11 @@ class DatasetPicker(QScrollArea):
         inputs = net.inputs()
         t = theme.current()
         if len(inputs) != 1:
+            training = self.session.project.settings.get("training")
+            if isinstance(training, dict) and training.get("recipe") == "gan" and len(inputs) == 2:
+                self.compat.setText(f"<span style='color:{t.muted_text.name()}'>A GAN: the data feeds the "
+                                    "discriminator's Input, noise the generator's.</span>")
+                return
             self.compat.setText(f"<span style='color:{t.muted_text.name()}'>The network has {len(inputs)} Input "
                                 "nodes; training feeds exactly one.</span>")
             return

@@ -35,12 +35,32 @@ def _clock(seconds: float) -> str:
     return f"{int(m):02d}:{s:04.1f}"
 
 
+#: epoch keys that are bookkeeping, not results
+NOT_SHOWN = frozenset({"type", "epoch", "step", "time", "is_best", "lr", "elapsed", "elapsed_seconds",
+                       "samples_per_sec", "memory_mb", "grad_norm", "epoch_time"})
+#: other fractions shown as percentages
+EXTRA_PERCENT = frozenset({"train_accuracy", "val_precision", "val_recall", "high_quality_fraction"})
+#: other recipes' metrics are shown after the usual ones, at most this many
+MAX_EXTRA_FIELDS = 6
+
+
 def format_metrics(metrics: Mapping[str, Any]) -> str:
+    """The usual metrics in their order, then whatever else the recipe measured (a GAN's losses
+    and quality, an autoencoder's reconstruction error) by its own name."""
     parts = []
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
     for key, label in EPOCH_FIELDS:
         value = metrics.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if number(value):
             parts.append(f"{label} {100 * value:.1f} %" if key in PERCENT else f"{label} {value:.4g}")
+    known = {key for key, _ in EPOCH_FIELDS} | NOT_SHOWN
+    extra = [(str(k), v) for k, v in metrics.items() if k not in known and number(v)]
+    for key, value in extra[:MAX_EXTRA_FIELDS]:
+        label = key.replace("_", " ")
+        parts.append(f"{label} {100 * value:.1f} %" if key in EXTRA_PERCENT else f"{label} {value:.4g}")
     return ", ".join(parts)
 
 

@@ -1,10 +1,14 @@
 """The training panel: pick a data set, set the options, press Start and watch the run.
 
     [Start] [Pause] [Stop]   ████████░░░░ Epoch 12/30 · ETA 0:14            running on cpu
-    ┌ Data │ Options │ Runs ┐  ┌ Loss ─────┐ ┌ Accuracy ─┐   ┌ Confusion │ Log ┐
-    │ picker + preview     │  │           │ │           │   │ heat map         │
-    │ options form         │  ├ LR ───────┤ ├ Grad norm ┤   │                  │
-    │ runs list            │  └───────────┘ └───────────┘   └──────────────────┘
+    ┌ Data │ Options │ Runs ┐  ┌ Loss ─────┐ ┌ Accuracy ─┐   ┌ Samples │ Confusion │ Log ┐
+    │ picker + preview     │  │           │ │           │   │ previews / heat map        │
+    │ options form         │  ├ LR ───────┤ ├ Grad norm ┤   │                            │
+    │ runs list            │  └───────────┘ └───────────┘   └────────────────────────────┘
+
+The Samples tab is there only for runs whose recipe shows what the model makes of samples
+(reconstructions, generated samples, forecasts, sampled text); it comes forward with a run's first
+preview.
 
 Heavy parts (pyqtgraph, numpy, the data-set code) are imported only when the panel is first shown
 or a run starts, so they cost the window's start-up nothing. A run's events come in from
@@ -36,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import TrainingError
-from engine.events import Event, RunError, RunFinished, RunStarted
+from engine.events import Event, PreviewSamples, RunError, RunFinished, RunStarted
 from engine.options import DATASET_KEY
 from graph import Network
 from gui import icons, theme
@@ -71,6 +75,10 @@ PROGRESS_INTERVAL_MS = 200
 WEIGHTS_LOAD_DELAY_MS = 1000
 #: after a run starts, its line appears in the runs list this much later
 RUNS_REFRESH_DELAY_MS = 250
+#: the right-hand side is made this wide (pixels) when samples are first shown, if the plots keep
+#: at least MIN_PLOTS_WIDTH
+SAMPLES_WIDTH = 440
+MIN_PLOTS_WIDTH = 560
 
 
 class ErrorBanner(QFrame):
@@ -157,6 +165,10 @@ class TrainingPanel(QWidget):
         self._build_queued = False
         self._reset_pending = False
         self._note = ""
+        self._run_recipe: str | None = None
+        #: the live run has shown a preview (its first one brings the Samples tab forward)
+        self._previews_seen = False
+        self._samples_widened = False
         self._confusion_version = -1
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -188,12 +200,14 @@ class TrainingPanel(QWidget):
         from gui.training.options_form import OptionsForm
         from gui.training.plots import CurvePlots
         from gui.training.runs_list import RunsList
+        from gui.training.samples_view import SamplesView
 
         self.picker = DatasetPicker(self.session, self._current_network)
-        self.options_form = OptionsForm(self.session)
+        self.options_form = OptionsForm(self.session, self._current_network)
         self.runs = RunsList()
         self.plots = CurvePlots()
         self.confusion = ConfusionView()
+        self.samples = SamplesView()
         self.log = EventLog()
         self.banner = ErrorBanner()
         self.curves = RunCurves()
@@ -241,8 +255,12 @@ class TrainingPanel(QWidget):
         self.side.addTab(self.runs, "Runs")
         self.detail = QTabWidget()
         self.detail.setDocumentMode(True)
+        self.detail.addTab(self.samples, "Samples")
         self.detail.addTab(self.confusion, "Confusion matrix")
         self.detail.addTab(self.log, "Event log")
+        self.detail.setTabVisible(0, False)
+        self.detail.setCurrentWidget(self.confusion)
+        self.detail.setTabToolTip(0, "What the model makes of a few samples, after each epoch")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.side)
@@ -307,6 +325,7 @@ class TrainingPanel(QWidget):
             b.setIcon(icons.icon(glyph, colors.get(glyph, text)))
         self.plots.apply_theme()
         self.confusion.apply_theme()
+        self.samples.apply_theme()
         self.runs.apply_theme()
         self.banner.apply_theme()
         self._on_status(self.controller.status)
@@ -348,6 +367,7 @@ class TrainingPanel(QWidget):
         from gui.training.curves import RunCurves
 
         self.network_name = network.name
+        self._run_recipe = self._planned_recipe()
         self.curves = RunCurves()
         self.shown_run = self.controller.run_dir
         self._note = (f"Training '{network.name}' of {self.session.project.name}"
@@ -367,6 +387,13 @@ class TrainingPanel(QWidget):
         self.plots.set_curves(self.curves)
         self.confusion.show_matrix(None)
         self._confusion_version = -1
+        self.samples.clear()
+        self._previews_seen = False
+        from gui.training.samples import PREVIEW_RECIPES
+
+        # recipes known to send previews keep their tab from the start (it does not blink away
+        # and back at every run); the others get it with their first preview
+        self._set_samples_tab(self._run_recipe in PREVIEW_RECIPES)
         self.log.clear_log()
         self.log.add_note(self._note)
 
@@ -397,19 +424,59 @@ class TrainingPanel(QWidget):
         self._reset_views()
         names = None
         changed = False
+        previews: list[PreviewSamples] = []
         for event in events:
             if isinstance(event, RunStarted):
                 names = self._node_names()
                 self.shown_run = Path(event.run_dir)
                 self._runs_timer.start()
+            elif isinstance(event, PreviewSamples):
+                previews.append(event)
+                continue
             changed |= self.curves.apply(event, names)
             if isinstance(event, RunError):
                 self._show_run_error(event)
+        if previews:
+            self._show_previews(previews)
         if changed:
             self.plots.request_redraw()
             if self.curves.confusion is not None and not self._confusion_timer.isActive():
                 self._confusion_timer.start()
         self.log.add_events(events)
+
+    def _show_previews(self, previews: list[PreviewSamples]) -> None:
+        """Draw a batch of previews (each kind once, with its newest); the run's first one brings
+        the Samples tab forward unless the person is reading the log."""
+        if not self.samples.add_all(previews):
+            return
+        self._set_samples_tab(True)
+        if not self._previews_seen:
+            self._previews_seen = True
+            if self.detail.currentWidget() is not self.log:
+                self.detail.setCurrentWidget(self.samples)
+
+    def _set_samples_tab(self, visible: bool) -> None:
+        index = self.detail.indexOf(self.samples)
+        if self.detail.isTabVisible(index) != visible:
+            self.detail.setTabVisible(index, visible)
+        if not visible and self.detail.currentWidget() is self.samples:
+            self.detail.setCurrentWidget(self.confusion)
+        if visible and not self._samples_widened:
+            # pictures need more room than a confusion matrix: the first time, the right-hand
+            # side grows a little (from the plots); after that the person's splitter stays
+            self._samples_widened = True
+            sizes = self.splitter.sizes()
+            grow = SAMPLES_WIDTH - sizes[2]
+            if grow > 0 and sizes[1] - grow >= MIN_PLOTS_WIDTH:
+                self.splitter.setSizes([sizes[0], sizes[1] - grow, SAMPLES_WIDTH])
+
+    def _planned_recipe(self) -> str | None:
+        """The recipe a run started now trains (the overrides win over the project's options)."""
+        recipe = self.overrides.get("recipe")
+        if recipe is None:
+            training = self.session.project.settings.get("training")
+            recipe = training.get("recipe") if isinstance(training, dict) else None
+        return str(recipe) if recipe else None
 
     def _update_confusion(self) -> None:
         curves = self.curves
@@ -527,6 +594,8 @@ class TrainingPanel(QWidget):
             self.plots.set_curves(self.curves)
             self.plots.release_spares()
             self.confusion.show_matrix(None)
+            self.samples.clear()
+            self._set_samples_tab(False)
             self.log.clear_log()
             self.banner.hide()
             self.shown_run = None
@@ -567,17 +636,18 @@ class TrainingPanel(QWidget):
             self.message.emit("A run is in progress: tick earlier runs to lay them over it instead.")
             return
 
-        def load() -> tuple[Any, Any]:
+        def load() -> tuple[Any, Any, Any]:
             from engine.runs import load_run
             from gui.training.curves import RunCurves
+            from gui.training.samples import record_previews
 
             record = load_run(path)
-            return record, RunCurves.from_record(record)
+            return record, RunCurves.from_record(record), record_previews(record)
 
         run_in_background(load, lambda result: self._show_run(Path(path), *result),
                           lambda exc: self._show_error("data", str(exc)), owner=self)
 
-    def _show_run(self, path: Path, record: Any, curves: Any) -> None:
+    def _show_run(self, path: Path, record: Any, curves: Any, previews: list[PreviewSamples] | None = None) -> None:
         if self.controller.active:
             return
         self.curves = curves
@@ -585,6 +655,10 @@ class TrainingPanel(QWidget):
         self.plots.set_curves(curves)
         self._confusion_version = -1
         self._update_confusion()
+        shown = self.samples.show_previews(previews or [])
+        self._set_samples_tab(shown)
+        if shown and self.detail.currentWidget() is self.confusion:
+            self.detail.setCurrentWidget(self.samples)
         self.banner.hide()
         self.runs.set_current(path)
         self.runs.select(path)

@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui import theme
-from gui.training.curves import GROUPS, STEP_SERIES, RunCurves, Series
+from gui.training.curves import GROUPS, STEP_SERIES, STEP_SUFFIX, RunCurves, Series, loss_label
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,13 @@ TITLES = {"loss": "Loss", "metric": "Accuracy", "lr": "Learning rate", "grad": "
 PALETTE = ("#3d7be0", "#e0733a", "#2f9e6e", "#d64f79", "#8a5cd6", "#d49a2a", "#1f9ea8", "#7c8896",
            "#b05bb8", "#6f9a2c", "#c94f4f")
 SERIES_COLORS = {STEP_SERIES: "#9db8e8", "train": "#3d7be0", "validation": "#e0733a",
-                 "learning rate": "#2f9e6e", "global": None}
+                 "learning rate": "#2f9e6e", "global": None, "g_loss": "#8a5cd6", "d_loss": "#1f9ea8"}
+#: per-step curves of a named loss: its colour, this transparent (they are noisy and many)
+STEP_ALPHA = 100
+
+
+def _is_steps(name: str) -> bool:
+    return name.endswith(STEP_SUFFIX)
 
 
 def _series_color(group: str, name: str, index: int) -> QColor:
@@ -48,6 +54,11 @@ def _series_color(group: str, name: str, index: int) -> QColor:
         if name == "global":
             return QColor(theme.current().palette.color(QPalette.ColorRole.Text))
         return QColor(PALETTE[index % len(PALETTE)])
+    if _is_steps(name) and name != STEP_SERIES:
+        base = name[:-len(STEP_SUFFIX)]
+        color = QColor(SERIES_COLORS.get(base) or PALETTE[index % len(PALETTE)])
+        color.setAlpha(STEP_ALPHA)
+        return color
     color = SERIES_COLORS.get(name)
     return QColor(color) if color else QColor(PALETTE[index % len(PALETTE)])
 
@@ -249,7 +260,7 @@ class CurvePlots(QWidget):
         overlay = _Overlay(label, curves)
         for group in GROUPS:
             for index, (name, series) in enumerate(curves.groups[group].items()):
-                if not len(series) or name == STEP_SERIES:
+                if not len(series) or _is_steps(name):
                     continue
                 if group == "grad" and name != "global":
                     continue    # one global norm per past run keeps the plot readable
@@ -429,7 +440,7 @@ class CurvePlots(QWidget):
         """Wide pens only for the per-epoch curves (a few points); the per-step ones, which can
         have a million points, are drawn with 1-pixel lines, many times cheaper to paint."""
         color = _series_color(group, name, index)
-        if group in ("loss", "metric") and name != STEP_SERIES:
+        if group in ("loss", "metric") and not _is_steps(name):
             return pg.mkPen(color, width=2)
         return pg.mkPen(color, width=1)
 
@@ -437,6 +448,8 @@ class CurvePlots(QWidget):
         label = name
         if group == "grad" and name != "global":
             label = curves.layer_labels.get(name, name)
+        elif group == "loss":
+            label = loss_label(name)
         spare = self._spare.pop((group, name), None)
         if spare is not None:
             spare.setPen(self._pen(group, name, index))
@@ -444,13 +457,13 @@ class CurvePlots(QWidget):
             if legend_label is not None and legend_label.text != label:
                 legend_label.setText(label)
             return _Curve(spare, series)
-        symbol = "o" if group in ("loss", "metric") and name in ("train", "validation") else None
+        symbol = "o" if group in ("loss", "metric") and not _is_steps(name) else None
         color = _series_color(group, name, index)
         item = pg.PlotDataItem(pen=self._pen(group, name, index), name=label, symbol=symbol, symbolSize=5,
                                symbolPen=None, symbolBrush=color if symbol else None, antialias=True)
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")
-        if name == STEP_SERIES:
+        if _is_steps(name):
             item.setZValue(-5)
         self.plots[group].addItem(item)
         self._legend_visibility(group)

@@ -34,11 +34,21 @@ STATUS_TEXT = {"completed": "completed", "stopped": "stopped", "failed": "failed
 
 
 def result_text(info: RunInfo) -> str:
+    """The run's headline number: accuracy or R² when it has them, else the first metric its
+    recipe measures (reconstruction error, a GAN's quality, ...), else the validation loss."""
+    from gui.training.curves import headline_candidates, metric_title
+
     s = info.summary
-    for key, label, percent in (("val_accuracy", "acc", True), ("val_r2", "R²", False), ("val_loss", "val loss", False)):
+    for key, label, percent in (("val_accuracy", "acc", True), ("val_r2", "R²", False)):
         value = s.get(key)
         if isinstance(value, int | float) and math.isfinite(value):
             return f"{label} {100 * value:.1f} %" if percent else f"{label} {value:.3g}"
+    candidates = headline_candidates(s)
+    if candidates:
+        return f"{metric_title(candidates[0])} {s[candidates[0]]:.3g}"
+    value = s.get("val_loss")
+    if isinstance(value, int | float) and math.isfinite(value):
+        return f"val loss {value:.3g}"
     return ""
 
 
