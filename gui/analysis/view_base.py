@@ -1,0 +1,199 @@
+"""The frame every Analyze window shares: which network and weights it shows, a notice with a way
+out when no weights are attached, a line for errors, and background jobs whose late results are
+dropped when a newer request has been made."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import TrainingError
+from gui import theme
+from gui.training.background import run_in_background
+
+log = logging.getLogger(__name__)
+
+
+class Notice(QFrame):
+    """A tinted box with a sentence and a button (no weights attached: pick a run or a file)."""
+
+    def __init__(self, text: str, button: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analysisNotice")
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.button = QPushButton(button)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 8, 8, 8)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+        accent = QColor(theme.current().accent)
+        self.setStyleSheet(f"QFrame#analysisNotice {{ background: rgba({accent.red()},{accent.green()},"
+                           f"{accent.blue()},28); border: 1px solid {accent.name()}; border-radius: 4px; }}")
+
+
+class AnalysisView(QDialog):
+    """Base of the Evaluate, Trace and Saliency windows (non-modal, one of each)."""
+
+    #: what the window is called
+    title = "Analysis"
+    #: also needs a classifier's data set (the evaluation and saliency views)
+    needs_weights = True
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.session = controller.session
+        self.setWindowTitle(self.title)
+        self.setModal(False)
+        self.network_name = ""
+        self._generation = 0
+        self.busy = False
+        #: the last error shown (tests read it)
+        self.error_text = ""
+        self.heading = QLabel()
+        self.heading.setProperty("role", "heading")
+        self.weights_label = QLabel()
+        self.weights_label.setProperty("role", "muted")
+        self.weights_label.setWordWrap(True)
+        self.notice = Notice("", "Load Weights…")
+        self.notice.button.clicked.connect(lambda: self.controller.open_load_weights("run"))
+        self.notice.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.notice.hide()
+        self.error = QLabel()
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+        self.status = QLabel()
+        self.status.setProperty("role", "muted")
+        self.body = QWidget()
+        self.body_layout = QVBoxLayout(self.body)
+        self.body_layout.setContentsMargins(0, 0, 0, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.status, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.weights_label)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.error)
+        layout.addWidget(self.body, 1)
+        layout.addStretch(0)         # takes the room while the body is hidden (no weights yet)
+        self.session.weightsChanged.connect(self._weights_changed)
+        self.session.projectReplaced.connect(self._project_replaced)
+
+    # -- the frame ----------------------------------------------------------------------------------------
+    def _project_replaced(self, _project: Any) -> None:
+        if self.isVisible():
+            self.refresh()
+
+    def _weights_changed(self, name: str) -> None:
+        if self.isVisible() and name == self.network_name:
+            self.refresh()
+
+    def prepare(self) -> tuple[Any, dict[str, Any] | None] | None:
+        """Update the heading for the current network; (network, weights), or None when the view must
+        wait for weights (the notice then says so and offers to load some)."""
+        net = self.controller.network()
+        self.network_name = net.name
+        state, source = self.controller.weights(net.name)
+        self.heading.setText(f"{self.title} — network '{net.name}' of {self.session.project.name}")
+        self.error.hide()
+        self.error_text = ""
+        if state is None and self.needs_weights:
+            self.weights_label.setText("")
+            self.notice.label.setText(f"No trained weights are attached to '{net.name}'. Train it, or load weights "
+                                      "from a run, another project or a file (Analyze ▸ Load Weights).")
+            self.notice.show()
+            self.body.hide()
+            return None
+        self.notice.hide()
+        self.body.show()
+        self.weights_label.setText(f"Weights: {source}" if state is not None else "Weights: initial (untrained)")
+        return net, state
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def show_error(self, exc: BaseException | str) -> None:
+        self.busy = False
+        self.status.setText("")
+        if isinstance(exc, TrainingError):
+            text = exc.message
+        elif isinstance(exc, str):
+            text = exc
+        else:
+            log.error("analysis failed", exc_info=(type(exc), exc, exc.__traceback__))
+            text = f"The analysis failed unexpectedly: {exc}"
+        self.error_text = text
+        self.error.setText(text)
+        self.error.show()
+        if getattr(self, "result", None) is None:
+            self.body.hide()         # nothing to show yet: the sentence says why
+        node = getattr(exc, "node", None)
+        if node:
+            self.controller.select_node(node)
+        self.controller.message.emit(text)
+
+    def run_job(self, work: Callable[[], Any], done: Callable[[Any], None], what: str = "Working…") -> None:
+        """``work()`` in the thread pool, then ``done(result)`` here, unless a newer job was started."""
+        self._generation += 1
+        generation = self._generation
+        self.busy = True
+        self.status.setText(what)
+
+        def finished(result: Any) -> None:
+            if generation != self._generation:
+                return
+            self.busy = False
+            self.status.setText("")
+            try:
+                done(result)
+            except Exception as exc:  # a view must never take the window down
+                self.show_error(exc)
+
+        def failed(exc: Exception) -> None:
+            if generation == self._generation:
+                self.show_error(exc)
+
+        run_in_background(work, finished, failed, owner=self)
+
+    def project_job(self, compute: Callable[[Any, Any], Any]) -> Callable[[], tuple[Any, Any]]:
+        """A job over a snapshot of the project: ``compute(project, dataset)`` with the data set loaded
+        (or taken from the cache) in the worker thread. Returns (dataset, result)."""
+        from graph import project_to_dict
+
+        snapshot = project_to_dict(self.session.project)
+        key = self.controller.dataset_key()
+        cached = self.controller.cached_dataset(key)
+        base_dir = self.controller.base_dir()
+        self._dataset_key = key
+
+        def work() -> tuple[Any, Any]:
+            from engine.analysis import load_project_dataset
+            from graph import project_from_dict
+
+            project = project_from_dict(snapshot)
+            dataset = cached if cached is not None else load_project_dataset(project, base_dir)
+            return dataset, compute(project, dataset)
+
+        return work
+
+    def keep_dataset(self, dataset: Any) -> None:
+        self.controller.remember_dataset(getattr(self, "_dataset_key", ""), dataset)
