@@ -4,6 +4,8 @@
     python main.py summary PROJECT [--json]           layer table with shapes and parameter counts
     python main.py validate PROJECT                   exit 0 when the network is sound
     python main.py export PROJECT -o train.py         standalone PyTorch script (model, data, training)
+    python main.py export PROJECT --format onnx       ONNX / TorchScript / torch.export / safetensors weights
+    python main.py import-torch FILE.py:CLASS -o P    an existing nn.Module as a project with its weights
     python main.py templates                          list the starting points
     python main.py new --template NAME PROJECT        write a template to a project file
     python main.py train PROJECT                      train with the project's settings
@@ -77,11 +79,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import graph
     from graph.project_file import atomic_write
-
     from graph.shapes import require_valid
 
     project = _load(args.project)
     require_valid(project.network(args.network))  # the problems, named, before any file is written
+    if args.format != "python":
+        return _export_format(args, project)
     if args.output not in (None, "-") and Path(args.output).is_dir():
         return _fail(f"{args.output} is a folder; give a file name such as {Path(args.output) / 'model.py'}")
     if args.model_only or "dataset" not in project.settings:
@@ -103,6 +106,57 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         atomic_write(Path(args.output), text.encode("utf-8"))
         print(f"wrote {args.output}")
+    return 0
+
+
+def _export_format(args: argparse.Namespace, project) -> int:
+    """ONNX, TorchScript, torch.export or safetensors: a file, holding the trained weights saved
+    beside the project when there are some (else the seeded initial weights)."""
+    from graph.export_formats import FORMATS, default_output, export_as
+    from graph.project_file import load_weights, weights_path
+
+    net = project.network(args.network)
+    if args.output == "-":
+        return _fail(f"{args.format} files are binary: give a file name with -o")
+    out = Path(args.output) if args.output else default_output(args.project, project.name, args.format)
+    if out.is_dir():
+        out = out / default_output(args.project, project.name, args.format).name
+    weights = None
+    source = weights_path(args.project)
+    if source.is_file() and not args.initial_weights:
+        weights = load_weights(source).get(net.name)
+    result = export_as(args.format, project, out, net.name, weights=weights,
+                       seed=0 if args.seed is None else args.seed)
+    where = f" from {source.name}" if weights else ""
+    print(f"wrote {result.path} ({args.format}, network '{net.name}', {result.weights}{where})")
+    if FORMATS[args.format] != result.path.suffix:
+        print(f"note: {args.format} files usually end in {FORMATS[args.format]}", file=sys.stderr)
+    return 0
+
+
+@command("import-torch")
+def cmd_import_torch(args: argparse.Namespace) -> int:
+    import graph
+    from graph.import_torch import import_torch, parse_shapes
+
+    out = Path(args.output)
+    if out.suffix != ".dcproj":
+        return _fail(f"{out} should end in .dcproj (the weights go beside it as {out.with_suffix('.safetensors').name})")
+    if out.exists() and not args.force:
+        return _fail(f"{out} already exists (use --force to overwrite)")
+    try:
+        kwargs = json.loads(args.kwargs) if args.kwargs else None
+    except ValueError as exc:
+        return _fail(f"--kwargs is not JSON ({exc}); write e.g. --kwargs '{{\"classes\": 10}}'")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        return _fail("--kwargs must be a JSON object such as '{\"classes\": 10}'")
+    shapes = parse_shapes(args.input_shape) if args.input_shape else None
+    dtypes = [d.strip() for d in args.dtype.split(",")] if args.dtype else None
+    report = import_torch(args.target, shapes, dtypes, kwargs, name=args.name)
+    net = report.project.main
+    graph.save_project(report.project, out, weights={net.name: report.weights})
+    print(report.format())
+    print(f"wrote {out} and its weights {out.with_suffix('.safetensors').name}")
     return 0
 
 
@@ -149,6 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed of the initial weights (and of training)")
     p.add_argument("--model-only", action="store_true",
                    help="only the model (needs nothing but torch), without the project's data and training loop")
+    p.add_argument("--format", default="python", choices=("python", "onnx", "torchscript", "pt2", "safetensors"),
+                   help="python: a script (default); onnx; torchscript: a torch.jit archive; pt2: a torch.export "
+                        "program; safetensors: the weights alone. Binary formats hold the weights saved beside "
+                        "the project (PROJECT.safetensors) when there are some, else the seeded initial weights; "
+                        "the default file name is the project's with the format's extension")
+    p.add_argument("--initial-weights", action="store_true",
+                   help="ignore trained weights beside the project and export the seeded initial ones")
+
+    p = sub.add_parser("import-torch", help="trace an existing PyTorch nn.Module into a project with its weights")
+    p.add_argument("target", metavar="MODULE:CLASS",
+                   help="a .py file or dotted module path, a colon, and the nn.Module class (or a function "
+                        "returning one), e.g. models.py:LeNet")
+    p.add_argument("-o", "--output", required=True, help="project file to write (.dcproj; weights go beside it)")
+    p.add_argument("--input-shape", help="per-sample shape of the input, e.g. 1,28,28 (several inputs: 20;20); "
+                                         "default: the module's sample_inputs()")
+    p.add_argument("--dtype", help="float32 (default) or int64 for token ids; one per input, comma separated")
+    p.add_argument("--kwargs", help="constructor arguments as a JSON object")
+    p.add_argument("--name", help="project name (default: the class name)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     sub.add_parser("templates", help="list the templates, one per line, name first")
 

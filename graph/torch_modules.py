@@ -186,3 +186,67 @@ class Concat(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return torch.cat(xs, dim=self.dim)
+
+
+class ImportedOp(nn.Module):
+    """A call imported from another PyTorch model that DeepCanvas has no layer for: a tensor
+    function looked up by name (torch.X, F.X, Tensor.X, operator.X), a torch.nn module built from
+    literal arguments (nn.X), or one stored tensor. Arguments are literals; "$0", "$1"... stand for
+    the inputs and "$N" for the batch size. Names are looked up, never evaluated."""
+
+    def __init__(self, op: str, init: dict | None = None, args: tuple = ("$0",), kwargs: dict | None = None,
+                 pick: int = -1) -> None:
+        super().__init__()
+        import operator
+
+        self.op, self.args, self.kwargs, self.pick = op, tuple(args), dict(kwargs or {}), pick
+        init = dict(init or {})
+        namespace, _, name = op.partition(".")
+        if not name.isidentifier() and op != "tensor" or name.startswith("_"):
+            raise ValueError(f"imported op {op!r} is not a public torch name")
+        if op == "tensor":
+            value = torch.zeros(tuple(init["shape"]), dtype=getattr(torch, init.get("dtype", "float32")))
+            if init.get("trainable", True):
+                self.value = nn.Parameter(value)
+            else:
+                self.register_buffer("value", value)
+            self.fn = None
+        elif namespace == "nn":
+            cls = getattr(nn, name)
+            if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+                raise ValueError(f"imported op {op!r} is not a torch.nn module")
+            self.module = cls(**init)
+            self.fn = None
+        else:
+            owner = {"torch": torch, "F": nn.functional, "Tensor": torch.Tensor, "operator": operator}[namespace]
+            self.fn = getattr(owner, name)
+
+    def _value(self, value, inputs: tuple):
+        if isinstance(value, str) and value.startswith("$"):
+            if value[1:].isdigit():
+                return inputs[int(value[1:])]
+            if value == "$N":
+                return inputs[0].shape[0]
+            if value.startswith("$dtype:"):
+                return getattr(torch, value[len("$dtype:"):])
+            if value == "$device":
+                return inputs[0].device if inputs else torch.device("cpu")
+            if value in ("$inf", "$-inf", "$nan"):
+                return float(value[1:])
+            return value[1:]  # "$$text" -> "$text"
+        if isinstance(value, tuple):
+            return tuple(self._value(v, inputs) for v in value)
+        if isinstance(value, slice):
+            return slice(self._value(value.start, inputs), self._value(value.stop, inputs),
+                         self._value(value.step, inputs))
+        if isinstance(value, dict):
+            return {k: self._value(v, inputs) for k, v in value.items()}
+        return value
+
+    def forward(self, *inputs: torch.Tensor):
+        if self.op == "tensor":
+            return self.value
+        args = self._value(self.args, inputs)
+        kwargs = self._value(self.kwargs, inputs)
+        out = (self.module if self.fn is None else self.fn)(*args, **kwargs)
+        return out if self.pick < 0 else out[self.pick]

@@ -109,6 +109,13 @@ class FileController(QObject):
         self.message.emit(f"Opened {path.name}")
         return True
 
+    def adopt(self, project: Project, message: str) -> None:
+        """Make a project built elsewhere (an imported model) the document; it exists in no file
+        yet, so closing it asks to save."""
+        self._replace(project, None)
+        self.session.undo_stack.resetClean()
+        self.message.emit(message)
+
     def _replace(self, project: Project, path: Path | None) -> None:
         self.session.replace_project(project, path)
         self._autosaved_index = None
