@@ -10,13 +10,13 @@ never reaches the stack.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
 from graph import Edge, GraphError, Network, Node, Project, get_layer
-from graph.document import clean_name
+from graph.document import BLOCK_TYPE, clean_name
 from graph.layout import layered_positions
 from graph.project_file import network_from_dict
 
@@ -52,7 +52,8 @@ class AddNodeCommand(QUndoCommand):
     def __init__(self, network: Network, type_id: str, position: Point = (0.0, 0.0),
                  params: Mapping[str, Any] | None = None, name: str | None = None,
                  connect_from: tuple[str, str] | None = None) -> None:
-        spec = get_layer(type_id)
+        # a Block's spec comes from its definition (and refuses a block inside itself)
+        spec = network.spec_for(type_id, dict(params or {})) if type_id == BLOCK_TYPE else get_layer(type_id)
         super().__init__(f"Add {spec.display_name}")
         self.network = network
         self.type_id = spec.type_id
@@ -265,7 +266,9 @@ class PasteCommand(QUndoCommand):
 
     def __init__(self, network: Network, fragment: Mapping[str, Any], anchor: Point,
                  text: str = "Paste") -> None:
-        self.fragment = network_from_dict(dict(fragment), "clipboard")
+        # Block nodes name definitions of the network's library (added beforehand when they came along)
+        self.fragment = network_from_dict({k: v for k, v in fragment.items() if k != "blocks"}, "clipboard",
+                                          network.library)
         if not len(self.fragment):
             raise GraphError("there is nothing to paste")
         super().__init__(text)
@@ -296,6 +299,82 @@ class PasteCommand(QUndoCommand):
     @property
     def pasted_ids(self) -> list[str]:
         return list(self.node_ids.values())
+
+
+# -- whole-project snapshots (blocks) ---------------------------------------------------------------
+class SnapshotCommand(QUndoCommand):
+    """An edit made by a core function that changes several networks and the block library at once
+    (group into a block, expand one, expose a param, drop or paste a block with its definition).
+
+    The edit runs in ``__init__`` so that a refusal (a GraphError) raises before anything reaches the
+    stack, with the document put back as it was. Undo and redo restore whole-project snapshots in
+    the order the library needs: definitions first, then the networks using them, then definitions
+    nobody uses any more are dropped. A definition that comes back is the very same object, so
+    commands further up the stack that hold its network keep working."""
+
+    def __init__(self, project: Project, text: str, edit: Callable[[], Any]) -> None:
+        super().__init__(text)
+        self.project = project
+        library = project.blocks
+        self._before = self._state()
+        self._definitions = {id(d): d for d in library}
+        try:
+            #: what the edit returned (the new Block node, the expanded nodes, ...)
+            self.result = edit()
+        except Exception:
+            self._restore(self._before)
+            raise
+        self._definitions.update({id(d): d for d in library})
+        self._after = self._state()
+        self._done = True
+
+    @property
+    def changes_anything(self) -> bool:
+        return self._before != self._after
+
+    def _state(self) -> tuple[dict[str, Any], list[tuple[Network, dict[str, Any]]]]:
+        return self.project.blocks.state(), [(net, net.state()) for net in self.project.networks]
+
+    def _restore(self, state: tuple[dict[str, Any], list[tuple[Network, dict[str, Any]]]]) -> None:
+        library_state, networks = state
+        library = self.project.blocks
+        for defn in self._definitions.values():
+            if defn.name in library_state and defn.name not in library:
+                library.add(defn)
+        library.restore(library_state, "before")
+        for net, net_state in networks:
+            if any(net is n for n in self.project.networks):
+                net.restore(net_state)
+        library.restore(library_state, "after")
+
+    def redo(self) -> None:
+        if self._done:         # the edit itself was the first redo
+            self._done = False
+            return
+        self._restore(self._after)
+
+    def undo(self) -> None:
+        self._restore(self._before)
+
+
+class RenameBlockCommand(QUndoCommand):
+    """Rename a block definition; every Block node using it follows, and an open block tab keeps its
+    network (a rename is not a remove and re-add)."""
+
+    def __init__(self, project: Project, old: str, new: str) -> None:
+        library = project.blocks
+        library.get(old)
+        self.new = clean_name(new)
+        if self.new != old and self.new in library:
+            raise GraphError(f"a block definition named '{self.new}' already exists")
+        super().__init__(f"Rename block {old} to {self.new}")
+        self.project, self.old = project, old
+
+    def redo(self) -> None:
+        self.project.blocks.rename(self.old, self.new)
+
+    def undo(self) -> None:
+        self.project.blocks.rename(self.new, self.old)
 
 
 # -- networks -------------------------------------------------------------------------------------

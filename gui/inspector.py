@@ -11,19 +11,32 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from graph import Analysis, GraphError, Network
-from graph.events import GraphEvent, NetworkRenamed, NodeRemoved, NodeRenamed, ParamChanged
-from gui import commands, theme
+from graph import Analysis, GraphError, Network, Node
+from graph.blocks import BlockDefinition
+from graph.events import (
+    BlockUpdated,
+    GraphEvent,
+    LibraryChanged,
+    NetworkRenamed,
+    NodeRemoved,
+    NodeRenamed,
+    ParamChanged,
+)
+from gui import blocks, commands, theme
 from gui.canvas.node_item import format_count
 from gui.param_editors import ParamEditor
 from gui.session import EditorSession
@@ -62,6 +75,11 @@ class Inspector(QScrollArea):
         self.name_error: QLabel | None = None
         self._info: dict[str, QLabel] = {}
         self._error_box: QLabel | None = None
+        #: inside a block: param name -> its "show on block" checkbox
+        self.expose_boxes: dict[str, QCheckBox] = {}
+        #: the window's block actions (open, make independent, ...) the inspector offers as buttons
+        self.block_actions: dict[str, QAction] = {}
+        self.block_buttons: dict[str, QPushButton] = {}
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
@@ -71,11 +89,12 @@ class Inspector(QScrollArea):
         self.show_selection(None, [])
 
     # -- what to show ---------------------------------------------------------------------------
-    def show_selection(self, network: Network | None, node_ids: list[str]) -> None:
-        if network is self.network and node_ids == self.node_ids and self.widget() is not None:
+    def show_selection(self, network: Network | None, node_ids: list[str], force: bool = False) -> None:
+        if network is self.network and node_ids == self.node_ids and self.widget() is not None and not force:
             return
         self.network, self.node_ids = network, list(node_ids)
         self.editors, self._info, self.name_edit, self.name_error, self._error_box = {}, {}, None, None, None
+        self.expose_boxes, self.block_buttons = {}, {}
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(12, 10, 12, 12)
@@ -96,12 +115,12 @@ class Inspector(QScrollArea):
     def _build_node(self, layout: QVBoxLayout, network: Network, node_id: str) -> None:
         node = network.node(node_id)
         spec = node.spec
-        color = theme.category_color(spec.category).name()
+        color = blocks.BLOCK_COLOR if node.is_block else theme.category_color(spec.category).name()
         title = QLabel(f"<span style='color:{color}; font-size:15px'>■</span>&nbsp; "
                        f"<b style='font-size:13px'>{spec.display_name}</b>")
         title.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(title)
-        layout.addWidget(_muted(spec.category))
+        layout.addWidget(_muted(self._block_line(network, node) if node.is_block else spec.category))
         layout.addWidget(_muted(spec.description))
 
         layout.addWidget(heading("Node"))
@@ -139,6 +158,87 @@ class Inspector(QScrollArea):
                 params_form.addRow(label, editor)
                 self.editors[p.name] = editor
             layout.addLayout(params_form)
+        if node.is_block:
+            self._build_block_buttons(layout)
+        owner = self._definition(network)
+        if owner is not None and spec.role == "layer" and spec.params:
+            self._build_expose(layout, owner, node)
+
+    # -- blocks -----------------------------------------------------------------------------------
+    def _definition(self, network: Network) -> BlockDefinition | None:
+        library = network.library
+        return library.definition_of(network) if library is not None else None
+
+    @staticmethod
+    def _block_line(network: Network, node: Node) -> str:
+        library = network.library
+        name = node.params.get("block", "")
+        uses = len(library.users(name)) if library is not None and name in library else 0
+        others = f", used {uses} times in the project" if uses > 1 else ""
+        return f"Block (definition '{name}'{others}): double-click it on the canvas to open it"
+
+    def _build_block_buttons(self, layout: QVBoxLayout) -> None:
+        wanted = [(n, t) for n, t in (("open_block", "Open Block"), ("independent_block", "Make Independent Copy"))
+                  if n in self.block_actions]
+        if not wanted:
+            return
+        layout.addWidget(heading("Block"))
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        for name, text in wanted:
+            action = self.block_actions[name]
+            button = QPushButton(text)
+            button.setToolTip(action.statusTip())
+            button.clicked.connect(lambda _c=False, a=action: a.trigger())
+            row.addWidget(button)
+            self.block_buttons[name] = button
+        row.addStretch(1)
+        layout.addLayout(row)
+
+    def _build_expose(self, layout: QVBoxLayout, owner: BlockDefinition, node: Node) -> None:
+        """Inside a block: one checkbox per param that shows it on every use of the block."""
+        layout.addWidget(heading(f"Show on block '{owner.name}'"))
+        layout.addWidget(_muted("A ticked parameter appears on every node using this block, each with its "
+                                "own value; the value here is the default for new uses."))
+        box = QVBoxLayout()
+        box.setSpacing(2)
+        for p in node.spec.params:
+            if p.extra.get("readonly"):     # a nested block's definition is not a value to set per use
+                continue
+            check = QCheckBox(p.title)
+            check.toggled.connect(lambda on, name=p.name: self._commit_expose(name, on))
+            box.addWidget(check)
+            self.expose_boxes[p.name] = check
+        layout.addLayout(box)
+        self._sync_expose()
+
+    def _sync_expose(self) -> None:
+        owner = self._definition(self.network) if self.network is not None else None
+        node_id = self._node_id()
+        if owner is None or node_id is None:
+            return
+        for param, check in self.expose_boxes.items():
+            exposed = blocks.exposed_as(owner.exposed, node_id, param)
+            check.blockSignals(True)
+            check.setChecked(exposed is not None)
+            check.blockSignals(False)
+            check.setToolTip(f"Shown on every use of '{owner.name}' as {exposed.name!r}" if exposed is not None
+                             else f"Show {param!r} on every node using block '{owner.name}'")
+
+    def _commit_expose(self, param: str, show: bool) -> None:
+        network, node_id = self.network, self._node_id()
+        owner = self._definition(network) if network is not None else None
+        if owner is None or node_id is None:
+            return
+        try:
+            command = blocks.expose_command(self.session.project, owner.name, node_id, param, show)
+        except GraphError as exc:
+            self._sync_expose()
+            if self._error_box is not None:
+                self._error_box.setText(str(exc))
+                self._error_box.show()
+            return
+        self.session.push(command)
 
     def _build_multi(self, layout: QVBoxLayout, network: Network, node_ids: list[str]) -> None:
         layout.addWidget(QLabel(f"<b style='font-size:13px'>{len(node_ids)} nodes selected</b>"))
@@ -240,7 +340,18 @@ class Inspector(QScrollArea):
 
     # -- the document coming back -----------------------------------------------------------------
     def _on_event(self, event: GraphEvent) -> None:
+        if isinstance(event, LibraryChanged) and self.network is not None:
+            owner = self._definition(self.network)
+            if event.change == "exposed" and owner is not None and owner.name == event.block:
+                self._sync_expose()
+            elif event.change in ("renamed", "removed") and self._node_id() is not None:
+                self._refresh_timer.start()
+            return
         if event.network is not self.network or self.network is None:
+            return
+        if isinstance(event, BlockUpdated) and any(i in self.node_ids for i in event.node_ids):
+            # the definition changed: its exposed params (and so the fields) may have too
+            self._refresh_timer.start()
             return
         node_id = self._node_id()
         if isinstance(event, ParamChanged) and event.node_id == node_id:
@@ -259,8 +370,10 @@ class Inspector(QScrollArea):
             self._refresh_timer.start()
 
     def _drop_removed(self) -> None:
+        """Show what is left of the selection, built afresh (a node may have come back under the
+        same id with another definition, or its block's params may have changed)."""
         if self.network is not None:
-            self.show_selection(self.network, [i for i in self.node_ids if i in self.network])
+            self.show_selection(self.network, [i for i in self.node_ids if i in self.network], force=True)
 
     def _on_analysis(self, network: Network, analysis: Analysis) -> None:
         if network is not self.network:

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from graph import Analysis, Network, Project
-from gui import icons, theme
+from gui import blocks_actions, exchange, icons, theme
+from gui.analysis import install_analyze_menu
 from gui.canvas import editing
 from gui.canvas.node_item import format_count
 from gui.canvas.view import CanvasView
@@ -58,6 +59,8 @@ SHORTCUTS_HELP = """<table cellspacing=4>
 <tr><td>middle drag / Space+drag</td><td>pan</td></tr>
 <tr><td><b>F</b></td><td>fit the network (or the selection) to the view</td></tr>
 <tr><td><b>Ctrl+L</b></td><td>automatic layout</td></tr>
+<tr><td><b>Ctrl+G / Ctrl+Shift+G</b></td><td>group the selection into a block / expand a block</td></tr>
+<tr><td><b>Double-click a block</b></td><td>open it to edit its inside (the breadcrumb leads back out)</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo / redo</td></tr>
 <tr><td><b>F5</b> / Ctrl+Enter</td><td>start training</td></tr>
 <tr><td><b>F6</b></td><td>pause / resume training</td></tr>
@@ -89,18 +92,20 @@ class MainWindow(QMainWindow):
 
         self.tabs = NetworkTabs(self.session)
         self.setCentralWidget(self.tabs)
-        self.palette_panel = PalettePanel()
+        self.palette_panel = PalettePanel(self.session)
         self.inspector = Inspector(self.session)
         self.summary = SummaryPanel(self.session)
         self.problems = ProblemsPanel(self.session)
         self.files = FileController(self, self.session, self.settings, recovery)
         self.training = TrainingPanel(self.session, ensure_saved=self._saved_path_for_training,
-                                      current_network=self.current_network)
+                                      current_network=self.current_project_network)
 
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.block_actions = blocks_actions.install(self)
+        self.exchange = exchange.install(self)
 
         self.palette_dock = self.add_dock(self.palette_panel, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea,
                                           "palette")
@@ -175,6 +180,15 @@ class MainWindow(QMainWindow):
     def current_network(self) -> Network | None:
         view = self.tabs.current_view()
         return view.canvas.network if view is not None else None
+
+    def current_project_network(self) -> Network | None:
+        """The network training, export and analysis act on: the current tab's, or, while the inside
+        of a block is open, the project network the user came from (a block is not trained alone)."""
+        net = self.current_network()
+        if net is None or net in self.project.networks:
+            return net
+        trail = self.tabs.trail_to(net)
+        return trail[0] if trail and trail[0] in self.project.networks else self.project.main
 
     # -- actions --------------------------------------------------------------------------------
     def _action(self, name: str, text: str, slot: Callable[[], object],
@@ -299,6 +313,7 @@ class MainWindow(QMainWindow):
         for name in ("train_start", "train_pause", "train_stop", None, "train_panel"):
             train.addSeparator() if name is None else train.addAction(a[name])
         self._training_state("idle")
+        install_analyze_menu(self)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -520,14 +535,14 @@ class MainWindow(QMainWindow):
         title = "Add layer"
         if connect_from is not None:
             title = f"Add layer after {view.canvas.network.node(connect_from[0]).name}"
-        popup = QuickAddPopup(self, title)
+        popup = QuickAddPopup(self, title, self.session)
         popup.chosen.connect(lambda type_id: view.add_node(type_id, scene_pos, connect_from))
         popup.popup_at(view.mapToGlobal(view.mapFromScene(scene_pos)))
         self.quick_add = popup
         return popup
 
     def _export(self) -> None:
-        net = self.current_network()
+        net = self.current_project_network()
         self.files.export_python(net.name if net is not None else None)
 
     def _show_shortcuts(self) -> None:

@@ -139,6 +139,11 @@ class ParamEditor(QWidget):
             combo.activated.connect(lambda i: self.edited.emit(spec.name, combo.itemText(i)))
             return combo
         line = QLineEdit()
+        if spec.extra.get("readonly"):
+            # shown, not edited here (a Block's definition name: rename the block, or make a copy)
+            line.setReadOnly(True)
+            line.setFrame(False)
+            return line
         if spec.kind == "ints":
             line.setPlaceholderText("e.g. 3, 3" if (spec.length or 1) > 1 else "whole numbers, comma separated")
         line.editingFinished.connect(lambda: self.edited.emit(spec.name, line.text()))

@@ -1,13 +1,17 @@
 """The quick-add popup (Tab, or double-click on empty canvas): type a few letters, Enter adds the
 best match where the cursor was. Dropping a wire on empty canvas opens it too, and the new layer
-is wired to where the drag started."""
+is wired to where the drag started. Blocks (built-in, the project's, the user's library) are offered
+beside the layers; choosing one emits its entry key, which the canvas adds like a layer."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from gui import blocks
 from gui.layer_catalog import category_icon, search
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -16,8 +20,11 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 class QuickAddPopup(QFrame):
     chosen = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, title: str = "Add layer") -> None:
+    def __init__(self, parent: QWidget | None = None, title: str = "Add layer", session: Any = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
+        self.block_entries: list[blocks.BlockEntry] = []
+        if session is not None:
+            self.block_entries = blocks.block_entries(session.project, blocks.saved_blocks(session.block_folder))
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(300)
         self.title = QLabel(title)
@@ -40,10 +47,24 @@ class QuickAddPopup(QFrame):
 
     def _refill(self, text: str) -> None:
         self.list.clear()
+        words = text.lower().split()
+
+        def rank(name: str) -> int:     # a name starting with what was typed comes first, layer or block
+            return 0 if not words or name.lower().startswith(words[0]) else 1
+
+        rows: list[tuple[int, int, QListWidgetItem]] = []
         for spec in search(text):
             item = QListWidgetItem(category_icon(spec.category), f"{spec.display_name}    ·  {spec.category}")
             item.setData(TYPE_ROLE, spec.type_id)
             item.setToolTip(spec.description)
+            rows.append((rank(spec.display_name), 0, item))
+        where = {"built-in": "Blocks", "project": "Blocks · this project", "library": "Blocks · my library"}
+        for entry in blocks.search_entries(self.block_entries, text):
+            item = QListWidgetItem(blocks.block_icon(), f"{entry.title}    ·  {where[entry.source]}")
+            item.setData(TYPE_ROLE, entry.key)
+            item.setToolTip(entry.description)
+            rows.append((rank(entry.title), 1, item))
+        for _r, _k, item in sorted(rows, key=lambda r: (r[0], r[1])):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)

@@ -12,12 +12,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 import graph
 from graph import Analysis, Network, Project
-from graph.events import GraphEvent, NetworkRemoved, NodeMoved, SettingsChanged
+from graph.block_library import default_folder
+from graph.events import GraphEvent, LibraryChanged, NetworkRemoved, NodeMoved, SettingsChanged
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class EditorSession(QObject):
     pathChanged = Signal(object)
     #: weights were attached to (or removed from) a network: its name
     weightsChanged = Signal(str)
+    #: a block was saved to (or removed from) the user's block library on disk
+    savedBlocksChanged = Signal()
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,8 +57,13 @@ class EditorSession(QObject):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self.flush)
+        #: the block definitions' own networks this session relays (they are not project networks,
+        #: but an opened block is edited like one): id -> network
+        self._inside: dict[int, Network] = {}
         self._project.subscribe(self._on_event)
+        self._follow_definitions()
         self.undo_stack.indexChanged.connect(self.flush)
+        self._block_folder: Path | None = None
 
     # -- the document ---------------------------------------------------------------------------
     @property
@@ -73,10 +81,14 @@ class EditorSession(QObject):
     def replace_project(self, project: Project, path: str | Path | None = None) -> None:
         """Swap in another project: the undo history belongs to the old one and goes with it."""
         self._project.unsubscribe(self._on_event)
+        for net in self._inside.values():
+            net.unsubscribe(self._on_event)
+        self._inside.clear()
         self.undo_stack.clear()
         self._dirty.clear()
         self._project = project
         project.subscribe(self._on_event)
+        self._follow_definitions()
         for name in list(self.weights):
             self.set_network_weights(name, None)
         self.set_path(path)
@@ -84,6 +96,23 @@ class EditorSession(QObject):
         for net in project.networks:
             self._mark(net)
         self.flush()
+
+    @property
+    def block_folder(self) -> Path:
+        """The user's block library on disk (``$DEEPCANVAS_BLOCK_LIBRARY``, else beside the app's
+        other per-user data, where the recovery folder is too)."""
+        if self._block_folder is None:
+            base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+            return default_folder(base or None)
+        return self._block_folder
+
+    def set_block_folder(self, folder: str | Path | None) -> None:
+        self._block_folder = Path(folder) if folder is not None else None
+        self.savedBlocksChanged.emit()
+
+    def is_editable(self, network: Network) -> bool:
+        """A project network or a block definition's inside of the current project."""
+        return any(network is n for n in self._project.networks) or id(network) in self._inside
 
     @property
     def modified(self) -> bool:
@@ -114,8 +143,22 @@ class EditorSession(QObject):
         return graph.analyze(network)
 
     # -- events ---------------------------------------------------------------------------------
+    def _follow_definitions(self) -> None:
+        """Relay the events of every block definition's inside, as the project relays its networks."""
+        wanted = {id(d.network): d.network for d in self._project.blocks}
+        for key in [k for k in self._inside if k not in wanted]:
+            self._inside.pop(key).unsubscribe(self._on_event)
+            self._dirty.pop(key, None)
+        for key, net in wanted.items():
+            if key not in self._inside:
+                self._inside[key] = net
+                net.subscribe(self._on_event)
+                self._mark(net)
+
     def _on_event(self, event: GraphEvent) -> None:
         net = event.network
+        if isinstance(event, LibraryChanged) and event.change in ("added", "removed"):
+            self._follow_definitions()
         if isinstance(event, NetworkRemoved):
             if net is not None:
                 self._dirty.pop(id(net), None)
@@ -132,7 +175,7 @@ class EditorSession(QObject):
         """Analyse each network changed since the last flush, once, and announce the result."""
         if not self._dirty:
             return
-        nets = [n for n in self._dirty.values() if any(n is m for m in self._project.networks)]
+        nets = [n for n in self._dirty.values() if self.is_editable(n)]
         self._dirty.clear()
         self._flush_timer.stop()
         for net in nets:

@@ -2,7 +2,8 @@
 
 The clipboard holds the ``network_to_dict`` form of the selection (its nodes and the edges between
 them), so a fragment pastes into any network, in this window or another, and is validated by the
-same reader as a project file before anything changes.
+same reader as a project file before anything changes. Block nodes bring the definitions they use
+(``"blocks"``, in project-file form), so they paste into another project too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QGuiApplication
 
 from graph import GraphError, Network
-from graph.project_file import network_to_dict
-from gui import commands
+from graph.project_file import blocks_to_list, network_to_dict
+from gui import blocks, commands
 from gui.canvas.view import CanvasView
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ PASTE_OFFSET = 40.0
 def fragment(network: Network, node_ids: list[str]) -> dict[str, Any]:
     """The selected nodes and the edges among them, ids and all, as plain JSON data."""
     part = Network(network.name)
+    part.library = network.library
     chosen = set(node_ids)
     for node in network.nodes:
         if node.id in chosen:
@@ -34,7 +36,11 @@ def fragment(network: Network, node_ids: list[str]) -> dict[str, Any]:
     for edge in network.edges:
         if edge.source in chosen and edge.target in chosen:
             part.connect(edge.source, edge.target, edge.source_port, edge.target_port, edge_id=edge.id)
-    return network_to_dict(part)
+    data = network_to_dict(part)
+    used = sorted({n.params["block"] for n in part.block_nodes()})
+    if used:
+        data["blocks"] = blocks_to_list(network.library, used)
+    return data
 
 
 def copy_to_clipboard(data: dict[str, Any]) -> None:
@@ -101,7 +107,8 @@ def paste(view: CanvasView, data: dict[str, Any] | None = None, anchor: QPointF 
     if anchor is None:
         anchor = _default_anchor(view, data)
     try:
-        command = commands.PasteCommand(view.canvas.network, data, (anchor.x(), anchor.y()), text)
+        command = blocks.paste_command(view.canvas.network, view.session.project, data, (anchor.x(), anchor.y()),
+                                       text)
     except GraphError as exc:
         view.refuse(f"Cannot paste: {exc}")
         return []

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 from graph import Node
 from graph.layers import LayerSpec
 from gui import theme
+from gui.blocks import BLOCK_COLOR, paint_glyph
 
 if TYPE_CHECKING:  # pragma: no cover
     from gui.canvas.edge_item import EdgeItem
@@ -31,6 +32,9 @@ PORT_RADIUS = 5.0
 PORT_HIT = 11.0
 #: below this zoom the text is unreadable anyway; draw plain cards
 LOW_DETAIL = 0.4
+#: how far the card behind a Block node's card shows (up and to the right)
+STACK_OFFSET = 5.0
+GLYPH = 14.0
 
 PortKind = Literal["in", "out"]
 PortState = Literal["valid", "invalid", "hover-valid", "hover-invalid"]
@@ -110,7 +114,6 @@ class NodeItem(QGraphicsItem):
     def __init__(self, node: Node) -> None:
         super().__init__()
         self.node_id = node.id
-        self.spec: LayerSpec = node.spec
         self.title = node.name
         self.shape_text = ""
         self.dtype_text = ""
@@ -119,24 +122,39 @@ class NodeItem(QGraphicsItem):
         self.unwired = False
         self.edges: set[EdgeItem] = set()
         self.port_states: dict[tuple[PortKind, str], PortState] = {}
-        self._color = theme.category_color(self.spec.category)
-        n_in, n_out = len(self.spec.inputs), len(self.spec.outputs)
-        rows = max(2, n_in, n_out)
-        self.body_height = rows * ROW + 2 * PAD
-        self.rect = QRectF(0, 0, WIDTH, HEADER + self.body_height)
-        m = PORT_RADIUS + 2
-        self._bounds = self.rect.adjusted(-m, -2, m, 4)
-        self._in_ports = {p.name: self._port_y(i, n_in) for i, p in enumerate(self.spec.inputs)}
-        self._out_ports = {name: self._port_y(i, n_out) for i, name in enumerate(self.spec.outputs)}
+        #: a Block node: drawn as a stack of cards with the block glyph, its definition as subtitle
+        self.is_block = node.is_block
+        self.set_spec(node.spec)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setPos(*node.position)
-        self.setToolTip(f"<b>{self.spec.display_name}</b> · {self.spec.category}<br>{self.spec.description}")
         self.badge = ErrorBadge(self)
         self.badge.setPos(WIDTH - 4, 2)
         self.badge.hide()
+
+    def set_spec(self, spec: LayerSpec) -> None:
+        """Take a (new) spec: a Block node's ports and title follow its definition when it changes."""
+        if hasattr(self, "rect"):
+            self.prepareGeometryChange()
+        self.spec = spec
+        self._color = QColor(BLOCK_COLOR) if self.is_block else theme.category_color(spec.category)
+        n_in, n_out = len(spec.inputs), len(spec.outputs)
+        rows = max(2, n_in, n_out)
+        self.body_height = rows * ROW + 2 * PAD
+        self.rect = QRectF(0, 0, WIDTH, HEADER + self.body_height)
+        m = PORT_RADIUS + 2
+        stack = STACK_OFFSET if self.is_block else 0.0
+        self._bounds = self.rect.adjusted(-m, -2 - stack, m + stack, 4)
+        self._in_ports = {p.name: self._port_y(i, n_in) for i, p in enumerate(spec.inputs)}
+        self._out_ports = {name: self._port_y(i, n_out) for i, name in enumerate(spec.outputs)}
+        self.port_states = {}
+        what = "Block — double-click to open" if self.is_block else spec.category
+        self.setToolTip(f"<b>{spec.display_name}</b> · {what}<br>{spec.description}")
+        for edge in self.edges:
+            edge.update_path()
+        self.update()
 
     def _port_y(self, index: int, count: int) -> float:
         if count <= 1:
@@ -221,6 +239,12 @@ class NodeItem(QGraphicsItem):
         rect = self.rect
         selected = self.isSelected()
 
+        if self.is_block:
+            # the card behind: a block is a stack of layers
+            back = rect.translated(STACK_OFFSET, -STACK_OFFSET)
+            painter.setPen(QPen(self._color if not selected else c.selection, 1.4))
+            painter.setBrush(c.node_body)
+            painter.drawRoundedRect(back, RADIUS, RADIUS)
         if lod >= LOW_DETAIL:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(c.node_shadow)
@@ -252,9 +276,11 @@ class NodeItem(QGraphicsItem):
         painter.setFont(fonts.title)
         painter.setPen(c.header_text)
         fm = QFontMetricsF(fonts.title)
-        title_rect = QRectF(10, 0, WIDTH - 20, HEADER)
+        title_rect = QRectF(10, 0, WIDTH - 20 - (GLYPH + 4 if self.is_block else 0), HEADER)
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                          fm.elidedText(self.title, Qt.TextElideMode.ElideRight, title_rect.width()))
+        if self.is_block:
+            paint_glyph(painter, QRectF(WIDTH - 10 - GLYPH, (HEADER - GLYPH) / 2, GLYPH, GLYPH), c.header_text)
 
         multi_in = len(self._in_ports) > 1
         left = 12.0

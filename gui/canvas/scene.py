@@ -14,7 +14,16 @@ from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from graph import Analysis, Edge, Network, Node
-from graph.events import EdgeAdded, EdgeRemoved, GraphEvent, NodeAdded, NodeMoved, NodeRemoved, NodeRenamed
+from graph.events import (
+    BlockUpdated,
+    EdgeAdded,
+    EdgeRemoved,
+    GraphEvent,
+    NodeAdded,
+    NodeMoved,
+    NodeRemoved,
+    NodeRenamed,
+)
 from graph.tensor_type import FLOAT, TensorType
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.node_item import NodeItem
@@ -92,6 +101,15 @@ class CanvasScene(QGraphicsScene):
             item = self.nodes.get(event.node_id)
             if item is not None:
                 item.set_title(event.new)
+        elif isinstance(event, BlockUpdated):
+            # the definition behind these nodes changed: ports, subtitle and tooltip follow; shapes
+            # and counts arrive with the analysis that this edit triggers
+            for node_id in event.node_ids:
+                item = self.nodes.get(node_id)
+                if item is not None and node_id in self.network:
+                    node = self.network.node(node_id)
+                    item.set_spec(node.spec)
+                    item.set_title(node.name)
         elif isinstance(event, NodeMoved):
             item = self.nodes.get(event.node_id)
             if item is not None and (item.pos().x(), item.pos().y()) != event.new:

@@ -31,7 +31,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWidget
 
 from graph import GraphError
-from gui import commands, theme
+from gui import blocks, commands, theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.minimap import Minimap
 from gui.canvas.node_item import HEADER, WIDTH, NodeItem, PortRef
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 LAYER_MIME = "application/x-deepcanvas-layer"
 MIN_ZOOM = 0.08
 MAX_ZOOM = 3.0
+#: block actions the context menu offers first, those that apply to what is selected
+BLOCK_MENU = ("open_block", "group_block", "expand_block", "independent_block", "save_block")
 #: fitting a big network never zooms out further than this (a screen of readable cards beats a
 #: map of specks); fitting a small one never zooms in past 100 %
 FIT_MIN_ZOOM = 0.75
@@ -57,6 +59,8 @@ class CanvasView(QGraphicsView):
     quickAddRequested = Signal(QPointF, object)
     #: a node was double-clicked (the window puts the cursor in the inspector's name field)
     nodeDoubleClicked = Signal(str)
+    #: a Block node was double-clicked: open its inside (the tabs do)
+    blockOpenRequested = Signal(str)
 
     def __init__(self, session: EditorSession, scene: CanvasScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -245,8 +249,11 @@ class CanvasView(QGraphicsView):
         self.setFocus()
 
     def add_node(self, type_id: str, scene_pos: QPointF, connect_from: tuple[str, str] | None = None) -> str | None:
-        """Add a node centred under ``scene_pos`` (snapped to the grid); returns its id."""
+        """Add a node centred under ``scene_pos`` (snapped to the grid); returns its id. ``type_id``
+        may also be a block entry's key (palette, quick-add): the block comes with its definition."""
         pos = self.canvas.snap_position(QPointF(scene_pos.x() - WIDTH / 2, scene_pos.y() - HEADER / 2))
+        if blocks.is_block_key(type_id):
+            return self._add_block(type_id, (pos.x(), pos.y()), connect_from)
         try:
             command = commands.AddNodeCommand(self.canvas.network, type_id, (pos.x(), pos.y()),
                                               connect_from=connect_from)
@@ -257,6 +264,17 @@ class CanvasView(QGraphicsView):
         if command.node_id is not None:
             self.canvas.select_nodes([command.node_id])
         return command.node_id
+
+    def _add_block(self, key: str, pos: tuple[float, float], connect_from: tuple[str, str] | None) -> str | None:
+        try:
+            command = blocks.add_block_command(self.canvas.network, self.session.project, key, pos, connect_from)
+        except GraphError as exc:
+            self.refuse(f"Cannot add the block: {exc}")
+            return None
+        self.session.push(command)
+        node_id: str = command.result.id
+        self.canvas.select_nodes([node_id])
+        return node_id
 
     def view_centre(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
@@ -341,6 +359,8 @@ class CanvasView(QGraphicsView):
             node = self._node_at(pos)
             if node is None:
                 self.quickAddRequested.emit(self.mapToScene(pos), None)
+            elif node.is_block:
+                self.blockOpenRequested.emit(node.node_id)
             else:
                 self.nodeDoubleClicked.emit(node.node_id)
             event.accept()
@@ -466,6 +486,11 @@ class CanvasView(QGraphicsView):
         window = self.window()
         names = ("cut", "copy", "paste", "duplicate", "delete", None, "select_all", "fit", "layout", None, "quick_add")
         actions = getattr(window, "actions_by_name", {})
+        block_actions = [actions[n] for n in BLOCK_MENU if n in actions and actions[n].isEnabled()]
+        for action in block_actions:
+            menu.addAction(action)
+        if block_actions:
+            menu.addSeparator()
         for name in names:
             if name is None:
                 menu.addSeparator()
