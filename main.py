@@ -6,6 +6,7 @@
     python main.py export PROJECT -o train.py         standalone PyTorch script (model, data, training)
     python main.py export PROJECT --format onnx       ONNX / TorchScript / torch.export / safetensors weights
     python main.py import-torch FILE.py:CLASS -o P    an existing nn.Module as a project with its weights
+    python main.py load-weights PROJECT SOURCE        weights from .safetensors/.pt/a project/a run, by layer
     python main.py templates                          list the starting points
     python main.py new --template NAME PROJECT        write a template to a project file
     python main.py train PROJECT                      train with the project's settings
@@ -160,6 +161,57 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("load-weights")
+def cmd_load_weights(args: argparse.Namespace) -> int:
+    """Fit the weights of SOURCE into a network layer by layer (engine.transfer) and save them beside
+    the project. Layers the source does not fit keep the project's current weights when there are
+    some that fit, else the seeded initial ones, so the file always loads into the network whole."""
+    import graph
+    from engine.transfer import TransferError, match_weights, read_weights
+    from graph.project_file import load_weights, weights_path
+    from graph.state_fit import compare_state
+
+    project = _load(args.project)
+    net = project.network(args.network)
+    try:
+        match = match_weights(read_weights(args.source, args.which), project, net.name)
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not match.matched:
+        print(f"error: {match.sentence(attached=False)}", file=sys.stderr)
+        return 1
+    beside = weights_path(args.project)
+    saved = load_weights(beside) if beside.is_file() else {}
+    base = saved.get(net.name)
+    if base is not None and not compare_state(graph.compile_network(net, seed=0).state_dict(), base):
+        rest = "keep the weights saved beside the project"
+    else:
+        base = graph.compile_network(net, seed=0).state_dict()
+        rest = "get initial weights (seed 0)"
+    state = {k: v.detach().cpu().contiguous() for k, v in base.items()}
+    state.update(match.state)
+    graph.save_project(project, args.project, weights={**saved, net.name: state})
+    print(_match_report(match, rest))
+    print(f"wrote {beside}")
+    return 0
+
+
+def _match_report(match, rest: str) -> str:
+    fit = f"all {match.total}" if len(match.matched) == match.total else f"{len(match.matched)} of {match.total}"
+    lines = [f"weights of {match.source} into network '{match.network}': {fit} layers match"]
+    if match.prefix:
+        lines.append(f"  prefix taken off the source's names: {match.prefix}")
+    for label, names in (("matched", match.matched), ("changed size", match.changed),
+                         ("missing from the source", match.untrained), ("unused from the source", match.dropped)):
+        if names:
+            lines.append(f"  {label} ({len(names)}): {', '.join(names)}")
+    if len(match.matched) < match.total:
+        lines.append(f"  the layers that do not match {rest}")
+    lines += [f"  note: {note}" for note in match.notes]
+    return "\n".join(lines)
+
+
 @command("templates")
 def cmd_templates(args: argparse.Namespace) -> int:
     from graph.templates import list_templates
@@ -222,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kwargs", help="constructor arguments as a JSON object")
     p.add_argument("--name", help="project name (default: the class name)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = sub.add_parser("load-weights", help="fit weights from a file, project or run into a network, layer by "
+                                            "layer, and save them beside the project")
+    p.add_argument("project")
+    p.add_argument("source", help="a .safetensors file, a .pt/.pth state_dict, another .dcproj or a run folder")
+    p.add_argument("--network", help="network to load into (default: the first)")
+    p.add_argument("--which", choices=("best", "last"), default="best", help="a run's best or last weights")
 
     sub.add_parser("templates", help="list the templates, one per line, name first")
 

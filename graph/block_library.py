@@ -33,6 +33,7 @@ from graph.project_file import (
     blocks_to_list,
     network_from_dict,
     project_from_dict,
+    read_json_file,
 )
 
 log = logging.getLogger(__name__)
@@ -107,23 +108,7 @@ def read_block_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The checked contents of a block file (raises :class:`ProjectFileError` naming the file and
     the place in it)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectFileError(f"{path.name} is {size // 1024} KiB, too large to be a saved block")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProjectFileError(f"no such block file: {path}") from None
-    except OSError as exc:
-        raise ProjectFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise ProjectFileError(f"{path.name} is not a text file") from None
-    except json.JSONDecodeError as exc:
-        raise ProjectFileError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    except (RecursionError, ValueError) as exc:
-        raise ProjectFileError(f"{path.name} cannot be read as a block file ({str(exc)[:60]})") from None
+    data = read_json_file(path, "block file", MAX_FILE_BYTES)
     try:
         check_block_data(data)
     except ProjectFileError as exc:
@@ -131,10 +116,6 @@ def read_block_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         error.where = exc.where
         raise error from None
     return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ProjectFileError(f"the file contains {name}, which is not a number JSON allows")
 
 
 def check_block_data(data: Any) -> Project:

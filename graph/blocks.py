@@ -89,6 +89,8 @@ class BlockLibrary(Observable):
         self._defs: dict[str, BlockDefinition] = {}
         self._specs: dict[str, LayerSpec] = {}
         self._listeners_by_name: dict[str, Any] = {}
+        #: the definition a file is being read into (its inside may not use it)
+        self.reading: str | None = None
         #: bumps whenever any definition changes; instance analyses key on it
         self.generation = 0
         self._instances: dict[Any, tuple[Network, Any]] = {}
@@ -108,6 +110,10 @@ class BlockLibrary(Observable):
         return list(self._defs)
 
     def get(self, name: Any) -> BlockDefinition:
+        if name is None:
+            raise GraphError("a Block node needs the name of its block definition (its 'block' param)")
+        if name is not None and name == self.reading:
+            raise CycleError(f"block '{name}' cannot contain itself")
         if not isinstance(name, str) or name not in self._defs:
             known = ", ".join(repr(n) for n in self._defs) or "none"
             raise GraphError(f"the project has no block definition named {name!r} (it has {known})")

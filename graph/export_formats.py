@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from graph.document import Network, Project
 from graph.errors import GraphError
 from graph.project_file import atomic_write
+from graph.state_fit import compare_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from graph.compiler import CompiledNetwork
@@ -94,10 +95,9 @@ def load_state(model: Any, weights: Mapping[str, Any], what: str) -> None:
     """Load a state dict, or say in one sentence which tensors do not fit (a project edited after
     training no longer matches its weights file)."""
     own = model.state_dict()
-    missing = [k for k in own if k not in weights]
-    unexpected = [k for k in weights if k not in own]
-    wrong = [k for k in own if k in weights and tuple(own[k].shape) != tuple(weights[k].shape)]
-    if missing or unexpected or wrong:
+    mismatch = compare_state(own, weights)
+    missing, unexpected, wrong = mismatch.missing, mismatch.unexpected, mismatch.wrong_shape
+    if mismatch:
         parts = []
         if missing:
             parts.append(f"no values for {_listed(missing)}")
@@ -238,17 +238,13 @@ def export_torchscript(target: Project | Network, path: str | os.PathLike[str], 
 
     model, source = prepare_model(target, network, weights, seed)
     inputs = example_inputs(model)
-    try:
-        with _quiet(), torch.no_grad():
-            traced = torch.jit.trace(model, inputs, check_trace=False)
-    except Exception as exc:
-        raise ExportError(f"cannot trace network '{model.network_name}' to TorchScript"
-                          f"{_culprit(model, exc)}: {_last_line(exc)}") from None
-    buffer = io.BytesIO()
-    with _quiet():
-        torch.jit.save(traced, buffer)
-    atomic_write(Path(path), buffer.getvalue())
-    return ExportResult(Path(path), "torchscript", source)
+
+    def trace() -> Any:
+        with torch.no_grad():
+            return torch.jit.trace(model, inputs, check_trace=False)
+
+    return _capture_and_save(model, trace, torch.jit.save, Path(path), "torchscript", source,
+                             f"cannot trace network '{model.network_name}' to TorchScript")
 
 
 def export_pt2(target: Project | Network, path: str | os.PathLike[str], network: str | None = None,
@@ -259,17 +255,25 @@ def export_pt2(target: Project | Network, path: str | os.PathLike[str], network:
 
     model, source = prepare_model(target, network, weights, seed)
     inputs = example_inputs(model)
+    return _capture_and_save(
+        model, lambda: torch.export.export(model, inputs, dynamic_shapes=_dynamic_batch(inputs)),
+        torch.export.save, Path(path), "pt2", source, f"torch.export cannot capture network '{model.network_name}'")
+
+
+def _capture_and_save(model: CompiledNetwork, capture: Callable[[], Any], save: Callable[[Any, io.BytesIO], None],
+                      path: Path, fmt: str, source: str, failure: str) -> ExportResult:
+    """Capture the model as a program (``failure`` opens the message when that fails, with the node
+    to blame) and write it atomically, so a failed export never leaves half a file."""
     try:
         with _quiet():
-            program = torch.export.export(model, inputs, dynamic_shapes=_dynamic_batch(inputs))
+            program = capture()
     except Exception as exc:
-        raise ExportError(f"torch.export cannot capture network '{model.network_name}'"
-                          f"{_culprit(model, exc)}: {_last_line(exc)}") from None
+        raise ExportError(f"{failure}{_culprit(model, exc)}: {_last_line(exc)}") from None
     buffer = io.BytesIO()
     with _quiet():
-        torch.export.save(program, buffer)
-    atomic_write(Path(path), buffer.getvalue())
-    return ExportResult(Path(path), "pt2", source)
+        save(program, buffer)
+    atomic_write(path, buffer.getvalue())
+    return ExportResult(path, fmt, source)
 
 
 def export_safetensors(target: Project | Network, path: str | os.PathLike[str], network: str | None = None,

@@ -241,10 +241,27 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 # -- reading ------------------------------------------------------------------------------------
 def load_project(path: str | os.PathLike[str]) -> Project:
     path = Path(path)
+    data = read_json_file(path, "project file")
     try:
+        return project_from_dict(data)
+    except ProjectFileError as exc:
+        error = ProjectFileError(f"{path.name}: {exc}")
+        error.where = exc.where
+        raise error from None
+
+
+def read_json_file(path: Path, kind: str, max_bytes: int | None = None) -> Any:
+    """The JSON in a file the app saved (a project, a block), or a ProjectFileError that names the
+    file and what is wrong with it: read errors, size, encoding and JSON syntax in one place, so
+    every kind of file says the same things about them."""
+    try:
+        if max_bytes is not None:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise ProjectFileError(f"{path.name} is {size // 1024} KiB, too large to be a {kind}")
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ProjectFileError(f"no such project file: {path}") from None
+        raise ProjectFileError(f"no such {kind}: {path}") from None
     except OSError as exc:
         raise ProjectFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
@@ -252,20 +269,14 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except UnicodeDecodeError as exc:
         raise ProjectFileError(f"{path.name} is not a text file (byte {exc.start} is not UTF-8)") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ProjectFileError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                f"column {exc.colno}") from None
     except RecursionError:
-        raise ProjectFileError(f"{path.name} is nested too deeply to be a project file") from None
+        raise ProjectFileError(f"{path.name} is nested too deeply to be a {kind}") from None
     except ValueError:  # json's only other failure: an integer with thousands of digits
-        raise ProjectFileError(f"{path.name} holds a number with too many digits to be a project file") from None
-    try:
-        return project_from_dict(data)
-    except ProjectFileError as exc:
-        error = ProjectFileError(f"{path.name}: {exc}")
-        error.where = exc.where
-        raise error from None
+        raise ProjectFileError(f"{path.name} holds a number with too many digits to be a {kind}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -437,7 +448,13 @@ def read_blocks(reader: _Reader, library: Any) -> list[str]:
         origin = entry.field("origin", "").text()
         if len(description) > 2000:
             raise entry.field("description").fail("a block description may have at most 2000 characters")
-        net = _read_network(entry.field("network"), library)
+        if name in library:
+            raise name_reader.fail(f"a block definition named {_short(name)} is already defined before it")
+        library.reading = name       # a Block node inside naming this very definition gets a clear refusal
+        try:
+            net = _read_network(entry.field("network"), library)
+        finally:
+            library.reading = None
         with _at(name_reader):
             defn = library.create(name, net, (), description, origin[:100])
         for exposed_reader in entry.field("exposed", []).items():

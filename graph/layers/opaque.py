@@ -134,6 +134,9 @@ def _infer(p, ins):
     refs = input_refs(args) | input_refs(kwargs)
     present = [t for t in ins if t is not None]
     if refs != set(range(len(present))):
+        if refs and max(refs) >= len(refs):  # "$5" with one input: the arguments are off, not the wiring
+            raise ShapeError(f"has arguments that refer to inputs {', '.join(f'${i}' for i in sorted(refs))}; "
+                             f"an imported op's inputs are numbered $0, $1, ... in the order they are wired.")
         raise ShapeError(f"was imported with {len(refs)} input(s) but has {len(present)} wired: wire them as "
                          f"they were imported.")
     if p["in_shapes"].strip():

@@ -270,6 +270,10 @@ def test_blocks_save_and_load(tmp_path):
     (lambda d: d["blocks"][0]["exposed"].append({"node": "n999", "param": "units", "name": "x"}), "blocks[0].exposed"),
     (lambda d: d["blocks"].reverse(), "blocks[0]"),
     (lambda d: d["blocks"][0].update(name=d["blocks"][1]["name"]), "blocks[1]"),
+    (lambda d: d["blocks"][0]["network"]["nodes"].append(
+        {"id": "n60", "type": "Block", "name": "me", "params": {"block": d["blocks"][0]["name"]}}),
+     "blocks[0].network.nodes[8].params.block"),
+    (lambda d: d["networks"][0]["nodes"][1]["params"].pop("block"), "networks[0].nodes[1].params"),
 ])
 def test_broken_block_data_in_a_file_names_the_place(mutate, where):
     data = project_to_dict(autoencoder())

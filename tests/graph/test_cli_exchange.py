@@ -3,8 +3,6 @@ terminal uses them: files written, what the output says, exit codes, no tracebac
 
 from __future__ import annotations
 
-import sys
-
 import onnx
 import pytest
 import torch
@@ -12,27 +10,12 @@ from safetensors.torch import load_file
 
 import graph
 from graph.templates import make_template
+from tests.graph import test_cli
 from tests.graph.test_cli import ROOT, cli
 
+run_main = test_cli.run_main  # the in-process CLI fixture, shared
+
 MODELS = ROOT / "tests" / "graph" / "data" / "handwritten_models.py"
-
-
-@pytest.fixture
-def run_main(capsys):
-    """``main.main(argv)`` in-process -> (exit code, stdout, stderr); saves a Python start-up."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        import main
-    finally:
-        sys.path.remove(str(ROOT))
-
-    def run(*args: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_export_formats_take_the_weights_beside_the_project(run_main, tmp_path):
