@@ -342,6 +342,15 @@ def make_scheduler(optimizer, lr: float, epochs: int, steps_per_epoch: int):
     return None, False
 
 
+def batching(n: int, batch_size: int):
+    """(batch size, steps per epoch, samples per epoch) for n training samples."""
+    batch_size = min(batch_size, n)
+    steps = math.ceil(n / batch_size)
+    if steps > 1 and n % batch_size == 1:  # a batch of one sample breaks BatchNorm: fold it away
+        steps -= 1
+    return batch_size, steps, min(n, steps * batch_size)
+
+
 @torch.no_grad()
 def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
     """Validation loss and metrics over the whole validation split."""
@@ -448,11 +457,7 @@ def train(args) -> dict:
 
     n = len(x_train)
     share = n // world if distributed else n
-    batch_size = min(args.batch_size, share)
-    steps = math.ceil(share / batch_size)
-    if steps > 1 and share % batch_size == 1:  # a batch of one sample breaks BatchNorm: fold it away
-        steps -= 1
-    per_epoch = min(share, steps * batch_size)
+    batch_size, steps, per_epoch = batching(share, args.batch_size)
     optimizer = make_optimizer(model, args.lr)
     scheduler, per_step = make_scheduler(optimizer, args.lr, args.epochs, steps)
     generator = torch.Generator().manual_seed(args.seed)
@@ -573,11 +578,7 @@ def train_gan(args) -> dict:
     g_opt = make_optimizer(g_params, args.lr)
     d_opt = make_optimizer(d_params, OPTIONS["discriminator_lr"] or args.lr)
     n = len(x_train)
-    batch_size = min(args.batch_size, n)
-    steps = math.ceil(n / batch_size)
-    if steps > 1 and n % batch_size == 1:  # a batch of one sample breaks BatchNorm: fold it away
-        steps -= 1
-    per_epoch = min(n, steps * batch_size)
+    batch_size, steps, per_epoch = batching(n, args.batch_size)
     schedulers = [make_scheduler(opt, opt.param_groups[0]["lr"], args.epochs, steps) for opt in (g_opt, d_opt)]
     generator_order = torch.Generator().manual_seed(args.seed)
     noise = torch.Generator(device=device) if device.type == "cuda" else torch.Generator()
@@ -655,7 +656,7 @@ def _frozen_identifiers(options: TrainingOptions, plan: Any) -> list[str]:
 
 def _gan_sections() -> str:
     """The GAN script's helpers: the shared ones of the training script, optimizers over a list."""
-    keep = ("def parse_args", "def pick_device", "def make_scheduler")
+    keep = ("def parse_args", "def pick_device", "def make_scheduler", "def batching")
     chunks = [c for c in _TRAINING.strip("\n").split("\n\n\n") if c.startswith(keep)]
     optimizer = ('def make_optimizer(params: list, lr: float) -> torch.optim.Optimizer:\n'
                  '    """Adam with betas (0.5, 0.999), as GANs are usually trained; otherwise the chosen optimizer."""\n'

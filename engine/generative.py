@@ -14,7 +14,7 @@ import numpy as np
 from engine.data import Dataset, format_shape
 from engine.errors import TrainingError
 from engine.options import TrainingOptions
-from engine.recipes import LOSS_LABELS, ClassificationRecipe, Endpoints, Recipe
+from engine.recipes import LOSS_LABELS, ClassificationRecipe, Endpoints, Recipe, distance_loss
 
 #: samples shown in a reconstruction preview, and points at most in a latent-space preview
 RECONSTRUCTION_SAMPLES = 8
@@ -160,15 +160,7 @@ class AutoencoderRecipe(Recipe):
 
         if self.loss_name == "bce":
             return F.binary_cross_entropy_with_logits
-        if self.loss_name == "l1":
-            return F.l1_loss
-        if self.loss_name == "huber":
-            delta = self.options.huber_delta
-
-            def huber(out: Any, y: Any) -> Any:
-                return F.huber_loss(out, y, delta=delta)
-            return huber
-        return F.mse_loss
+        return distance_loss(self.loss_name, self.options.huber_delta)
 
     def reconstruct(self, out: Any) -> Any:
         """The reconstruction the output stands for (BCE outputs are logits)."""

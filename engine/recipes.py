@@ -103,6 +103,19 @@ def _fix_width(ends: Endpoints, width: int) -> str:
     return f"end the network with a Dense of {width} units before Output '{ends.output_node.name}'"
 
 
+def distance_loss(loss_name: str, huber_delta: float) -> Any:
+    """The L1, Huber or MSE loss function, shared by the recipes that compare values with values."""
+    import torch.nn.functional as F
+
+    if loss_name == "l1":
+        return F.l1_loss
+    if loss_name == "huber":
+        def huber(out: Any, y: Any) -> Any:
+            return F.huber_loss(out, y, delta=huber_delta)
+        return huber
+    return F.mse_loss
+
+
 class Recipe:
     """One training task. Methods taking tensors run inside the hot loop or the evaluation."""
 
@@ -295,17 +308,7 @@ class RegressionRecipe(Recipe):
         return y, y
 
     def loss_fn(self) -> Any:
-        import torch.nn.functional as F
-
-        if self.loss_name == "l1":
-            return F.l1_loss
-        if self.loss_name == "huber":
-            delta = self.options.huber_delta
-
-            def huber(out: Any, y: Any) -> Any:
-                return F.huber_loss(out, y, delta=delta)
-            return huber
-        return F.mse_loss
+        return distance_loss(self.loss_name, self.options.huber_delta)
 
     def new_accumulator(self, device: Any) -> Any:
         import torch

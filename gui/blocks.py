@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtCore import QByteArray, QRectF
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
@@ -25,6 +25,7 @@ from graph.blocks import Exposed, add_block_node, expand_block, group_into_block
 from graph.builtin_blocks import BUILTIN_BLOCKS, ensure_builtin
 from graph.document import BLOCK_TYPE
 from gui import commands
+from gui.icons import svg_pixmap
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +100,14 @@ def search_entries(entries: list[BlockEntry], text: str) -> list[BlockEntry]:
     return [entry for _, _, entry in ranked]
 
 
+def _glyph_svg(color: str, stroke: float) -> bytes:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="{color}" '
+            f'stroke-width="{stroke:g}" stroke-linecap="round" stroke-linejoin="round">{_GLYPH}</svg>').encode()
+
+
 @cache
 def _glyph_pixmap(color: str, size: int) -> QPixmap:
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="{color}" '
-           f'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">{_GLYPH}</svg>')
-    renderer = QSvgRenderer(QByteArray(svg.encode()))
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    renderer.render(painter, QRectF(0, 0, size, size))
-    painter.end()
-    return pixmap
+    return svg_pixmap(_glyph_svg(color, 2), size)
 
 
 def block_icon(color: QColor | str = BLOCK_COLOR) -> QIcon:
@@ -124,9 +121,7 @@ def block_icon(color: QColor | str = BLOCK_COLOR) -> QIcon:
 
 @cache
 def _glyph_renderer(color: str) -> QSvgRenderer:
-    return QSvgRenderer(QByteArray(
-        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="{color}" '
-         f'stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round">{_GLYPH}</svg>').encode()))
+    return QSvgRenderer(QByteArray(_glyph_svg(color, 2.2)))
 
 
 def paint_glyph(painter: QPainter, rect: QRectF, color: QColor) -> None:

@@ -58,7 +58,12 @@ def _svg(name: str, color: str) -> bytes:
 
 @cache
 def _render(name: str, color: str, size: int) -> QPixmap:
-    renderer = QSvgRenderer(QByteArray(_svg(name, color)))
+    return svg_pixmap(_svg(name, color), size)
+
+
+def svg_pixmap(svg: bytes, size: int) -> QPixmap:
+    """An SVG drawn antialiased into a transparent square pixmap of ``size`` pixels."""
+    renderer = QSvgRenderer(QByteArray(svg))
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)

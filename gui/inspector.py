@@ -61,6 +61,17 @@ def heading(text: str, top_margin: int = 10) -> QLabel:
     return label
 
 
+def stacked(*widgets: QWidget, spacing: int = 2) -> QWidget:
+    """Widgets one above the other with no margins, as one widget (a field over its error line)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(spacing)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
 class Inspector(QScrollArea):
     def __init__(self, session: EditorSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -273,13 +284,7 @@ class Inspector(QScrollArea):
         error.setProperty("role", "error")
         error.setWordWrap(True)
         error.hide()
-        box = QWidget()
-        box_layout = QVBoxLayout(box)
-        box_layout.setContentsMargins(0, 0, 0, 0)
-        box_layout.setSpacing(2)
-        box_layout.addWidget(edit)
-        box_layout.addWidget(error)
-        return edit, error, box
+        return edit, error, stacked(edit, error)
 
     def focus_name(self) -> None:
         if self.name_edit is not None:

@@ -102,17 +102,11 @@ class EvaluationView(AnalysisView):
         self.body_layout.addWidget(split, 1)
         self.resize(960, 820)
 
-    def refresh(self) -> None:
-        ready = self.prepare()
-        if ready is None:
-            return
-        net, weights = ready
-        name = net.name
-
+    def start(self, network: str, weights: dict[str, Any] | None) -> None:
         def compute(project: Any, dataset: Any) -> Any:
             from engine.analysis import evaluate
 
-            return evaluate(project, name, weights, dataset)
+            return evaluate(project, network, weights, dataset)
 
         self.run_job(self.project_job(compute), self._show, "Evaluating on the validation data…")
 

@@ -69,32 +69,20 @@ class SaliencyView(AnalysisView):
         if pos >= 0:
             self.class_box.setCurrentIndex(pos)
 
-    def refresh(self) -> None:
-        ready = self.prepare()
-        if ready is None:
-            return
-        net, weights = ready
-        name = net.name
+    def start(self, network: str, weights: dict[str, Any] | None) -> None:
         index = self.picker.index
         chosen = self.class_box.currentData()
         target = None if chosen in (None, PREDICTED) else int(chosen)
 
-        def compute(project: Any, dataset: Any) -> Any:
-            from engine.analysis import AnalysisError, saliency
+        def compute(project: Any, dataset: Any, sample: Any) -> Any:
+            from engine.analysis import saliency
 
-            if not len(dataset.x_val):
-                raise AnalysisError(f"The data set '{dataset.name}' has no validation samples.", "data")
-            i = min(index, len(dataset.x_val) - 1)
-            return i, saliency(project, name, weights, dataset.x_val[i], target, dataset.class_names)
+            return saliency(project, network, weights, sample, target, dataset.class_names)
 
-        self.run_job(self.project_job(compute), self._show, f"Computing the saliency of sample {index}…")
+        self.run_job(self.sample_job(index, compute), self._show, f"Computing the saliency of sample {index}…")
 
     def _show(self, outcome: tuple[Any, tuple[int, Any]]) -> None:
-        dataset, (index, result) = outcome
-        self.keep_dataset(dataset)
-        self.dataset = dataset
-        self.picker.set_dataset(dataset)
-        self.result = result
+        dataset, index, result = self.take_sample_result(outcome)
         if self.class_box.count() != len(result.class_names) + 1:
             self.class_box.blockSignals(True)
             current = self.class_box.currentData()

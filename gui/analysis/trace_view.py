@@ -108,30 +108,18 @@ class TraceView(AnalysisView):
         self.body_layout.addWidget(self.scroll, 1)
         self.resize(820, 860)
 
-    def refresh(self) -> None:
-        ready = self.prepare()
-        if ready is None:
-            return
-        net, weights = ready
-        name = net.name
+    def start(self, network: str, weights: dict[str, Any] | None) -> None:
         index = self.picker.index
 
-        def compute(project: Any, dataset: Any) -> Any:
-            from engine.analysis import AnalysisError, trace
+        def compute(project: Any, dataset: Any, sample: Any) -> Any:
+            from engine.analysis import trace
 
-            if not len(dataset.x_val):
-                raise AnalysisError(f"The data set '{dataset.name}' has no validation samples.", "data")
-            i = min(index, len(dataset.x_val) - 1)
-            return i, trace(project, name, weights, dataset.x_val[i])
+            return trace(project, network, weights, sample)
 
-        self.run_job(self.project_job(compute), self._show, f"Tracing sample {index}…")
+        self.run_job(self.sample_job(index, compute), self._show, f"Tracing sample {index}…")
 
     def _show(self, outcome: tuple[Any, tuple[int, Any]]) -> None:
-        dataset, (index, result) = outcome
-        self.keep_dataset(dataset)
-        self.dataset = dataset
-        self.picker.set_dataset(dataset)
-        self.result = result
+        dataset, index, result = self.take_sample_result(outcome)
         self.sample_index = index
         self.notes.setText(" ".join(result.notes))
         self.notes.setVisible(bool(result.notes))

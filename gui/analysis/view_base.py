@@ -129,6 +129,14 @@ class AnalysisView(QDialog):
         return net, state
 
     def refresh(self) -> None:
+        """Recompute for the current network, unless it must wait for weights."""
+        ready = self.prepare()
+        if ready is not None:
+            net, weights = ready
+            self.start(net.name, weights)
+
+    def start(self, network: str, weights: dict[str, Any] | None) -> None:
+        """Start the view's background job for ``network`` with ``weights``."""
         raise NotImplementedError
 
     def show_error(self, exc: BaseException | str) -> None:
@@ -197,3 +205,26 @@ class AnalysisView(QDialog):
 
     def keep_dataset(self, dataset: Any) -> None:
         self.controller.remember_dataset(getattr(self, "_dataset_key", ""), dataset)
+
+    def sample_job(self, index: int, compute: Callable[[Any, Any, Any], Any]) -> Callable[[], tuple[Any, Any]]:
+        """A project job over one validation sample: ``compute(project, dataset, sample)`` for sample
+        ``index`` (the last one when the data has fewer). Returns (dataset, (index used, result))."""
+
+        def per_sample(project: Any, dataset: Any) -> tuple[int, Any]:
+            from engine.analysis import AnalysisError
+
+            if not len(dataset.x_val):
+                raise AnalysisError(f"The data set '{dataset.name}' has no validation samples.", "data")
+            i = min(index, len(dataset.x_val) - 1)
+            return i, compute(project, dataset, dataset.x_val[i])
+
+        return self.project_job(per_sample)
+
+    def take_sample_result(self, outcome: tuple[Any, tuple[int, Any]]) -> tuple[Any, int, Any]:
+        """Keep what a :meth:`sample_job` brought (data set, picker range, result); (dataset, index, result)."""
+        dataset, (index, result) = outcome
+        self.keep_dataset(dataset)
+        self.dataset = dataset
+        self.picker.set_dataset(dataset)
+        self.result = result
+        return dataset, index, result

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from engine.events import PreviewSamples
 from gui import theme
-from gui.inspector import heading
+from gui.inspector import heading, stacked
 from gui.training.samples import (
     KINDS,
     TITLES,
@@ -77,7 +77,29 @@ def _text_color() -> QColor:
     return theme.current().palette.color(QPalette.ColorRole.Text)
 
 
-class ImageGrid(QWidget):
+class _WrappingGrid(QWidget):
+    """A grid of cells that wraps to the width it is given, its height following (a scroll area
+    around it then scrolls the whole panel, not each grid)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(0)
+
+    def content_height(self) -> int:
+        raise NotImplementedError
+
+    def _fit(self) -> None:
+        height = self.content_height()
+        if self.height() != height:
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+
+class ImageGrid(_WrappingGrid):
     """Small pictures in a grid whose cells follow the width it is given; optional row labels
     ("input", "output") down the left side."""
 
@@ -88,8 +110,6 @@ class ImageGrid(QWidget):
         self.images: list[QImage] = []
         self.columns: int | None = None
         self.row_labels: list[str] = []
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setFixedHeight(0)
 
     @property
     def image_count(self) -> int:
@@ -126,15 +146,9 @@ class ImageGrid(QWidget):
         rows = -(-n // cols)
         return cols, rows, cell
 
-    def _fit(self) -> None:
+    def content_height(self) -> int:
         _cols, rows, cell = self._layout()
-        height = rows * cell + max(0, rows - 1) * self.GAP
-        if self.height() != height:
-            self.setFixedHeight(height)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
+        return rows * cell + max(0, rows - 1) * self.GAP
 
     def paintEvent(self, event: QPaintEvent) -> None:
         cols, _rows, cell = self._layout()
@@ -164,7 +178,7 @@ def _qimage(img: np.ndarray) -> QImage:
     return QImage(img.data, img.shape[1], img.shape[0], img.strides[0], fmt).copy()
 
 
-class VectorGrid(QWidget):
+class VectorGrid(_WrappingGrid):
     """Non-image reconstructions: one small chart per sample, the input as bars and the
     reconstruction as a line over them, on a shared scale so errors read as gaps."""
 
@@ -174,8 +188,6 @@ class VectorGrid(QWidget):
         super().__init__(parent)
         self.inputs: list[np.ndarray] = []
         self.outputs: list[np.ndarray] = []
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setFixedHeight(0)
 
     @property
     def chart_count(self) -> int:
@@ -192,16 +204,10 @@ class VectorGrid(QWidget):
     def _columns(self) -> int:
         return max(1, (self.width() + self.GAP) // (self.CELL_W + self.GAP))
 
-    def _fit(self) -> None:
+    def content_height(self) -> int:
         n = len(self.inputs)
         rows = -(-n // self._columns()) if n else 0
-        height = rows * (self.CELL_H + self.GAP)
-        if self.height() != height:
-            self.setFixedHeight(height)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
+        return rows * (self.CELL_H + self.GAP)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         if not self.inputs:
@@ -298,16 +304,6 @@ def _theme_plot(widget: pg.PlotWidget) -> None:
         axis.setTextPen(pg.mkPen(t.muted_text))
 
 
-def _with_legend(plot: pg.PlotWidget, legend: Legend) -> QWidget:
-    box = QWidget()
-    lay = QVBoxLayout(box)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.setSpacing(2)
-    lay.addWidget(plot)
-    lay.addWidget(legend)
-    return box
-
-
 class Section(QWidget):
     """A titled part of the view: title, the epoch it shows, the picture, a short caption."""
 
@@ -385,7 +381,7 @@ class SamplesView(QScrollArea):
         lay = QVBoxLayout(generated)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.generated_images)
-        self.generated_points_box = _with_legend(self.generated_plot, self.generated_legend)
+        self.generated_points_box = stacked(self.generated_plot, self.generated_legend)
         lay.addWidget(self.generated_points_box)
         # forecast
         self.forecast_plot = _plot()
@@ -405,8 +401,8 @@ class SamplesView(QScrollArea):
         font.setPointSizeF(max(8.0, QFont().pointSizeF() - 0.5))
         self.text.setFont(font)
 
-        bodies = {"reconstruction": recon, "latent": _with_legend(self.latent_plot, self.latent_legend),
-                  "generated": generated, "forecast": _with_legend(self.forecast_plot, self.forecast_legend),
+        bodies = {"reconstruction": recon, "latent": stacked(self.latent_plot, self.latent_legend),
+                  "generated": generated, "forecast": stacked(self.forecast_plot, self.forecast_legend),
                   "text": self.text}
         self.sections: dict[str, Section] = {}
         for kind in KINDS:
