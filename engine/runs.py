@@ -370,10 +370,11 @@ def load_run_weights(path: str | os.PathLike[str], which: str = "best") -> dict[
 def load_weights_into(model: Any, state: dict[str, Any]) -> None:
     """Load a run's weights into a compiled network, with a message that says what does not match
     (the network was edited since the run) instead of PyTorch's key dump."""
+    from graph.state_fit import compare_state
+
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    mismatch = compare_state(own, state)
+    missing, unexpected, wrong = mismatch.missing, mismatch.unexpected, mismatch.wrong_shape
     problems = []
     if missing:
         problems.append(f"the network has weights the run does not ({_layers(missing)})")

@@ -276,10 +276,6 @@ class BlockLibrary(Observable):
         self._definition_changed(block)
         self._emit(LibraryChanged(None, block, "exposed"))
 
-    def set_description(self, block: str, text: str) -> None:
-        self.get(block).description = text
-        self._definition_changed(block)
-
     def duplicate(self, block: str, name: str | None = None) -> BlockDefinition:
         """An independent copy of a definition (to change one use without changing the others)."""
         defn = self.get(block)
