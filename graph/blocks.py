@@ -24,10 +24,11 @@ from typing import Any
 
 import networkx as nx
 
-from graph.document import BLOCK_TYPE, Network, Node, Project, clean_name
+from graph.document import BLOCK_TYPE, Network, Node, Project, clean_name, fit_name
 from graph.errors import CycleError, GraphError, ParamError, ShapeError
 from graph.events import GraphEvent, LibraryChanged, NodeMoved, Observable
 from graph.layers.spec import Cost, LayerSpec, ModuleCall, PortSpec
+from graph.memory import node_memory
 from graph.params import ParamSpec
 from graph.tensor_type import TensorType
 
@@ -139,14 +140,18 @@ class BlockLibrary(Observable):
         return spec
 
     def unique_name(self, base: str) -> str:
-        base = clean_name(base)
+        """``base`` or, when taken, ``base 2``, ``base 3``...; a long base is shortened to leave
+        room for the number (``"<100 characters> copy"`` must not be refused)."""
+        if not isinstance(base, str):
+            clean_name(base)        # raises the usual error for what is not text
+        base = clean_name(fit_name(" ".join(base.split())))
         if base not in self._defs:
             return base
         stem = re.sub(r"[ _]?\d+$", "", base) or base
         k = 2
-        while f"{stem} {k}" in self._defs:
+        while fit_name(stem, f" {k}") in self._defs:
             k += 1
-        return f"{stem} {k}"
+        return fit_name(stem, f" {k}")
 
     def dependencies(self, name: str) -> set[str]:
         """Every definition ``name`` uses, directly or through other blocks."""
@@ -345,6 +350,8 @@ class BlockLibrary(Observable):
         if hit is not None:
             return hit
         net = self.instantiate(block, params, inputs)
+        # the memory check belongs to the network that uses the block: it counts the inside as a part
+        net.meta["inside_block"] = True
         result = (net, analyze(net))
         if len(self._instances) >= _CACHE_LIMIT:
             self._instances.clear()
@@ -360,10 +367,14 @@ class BlockLibrary(Observable):
         if name not in self._defs:
             return
         self._bump()
-        self._specs.pop(name, None)
+        old = self._specs.pop(name, None)
         spec = self.spec(name)
+        # an inner Input renamed: the edges into that port follow it (same count, same order)
+        ports: dict[str, str] = {}
+        if old is not None and len(old.inputs) == len(spec.inputs):
+            ports = {a.name: b.name for a, b in zip(old.inputs, spec.inputs, strict=True) if a.name != b.name}
         for net in self.networks():
-            net.refresh_blocks(name, spec)
+            net.refresh_blocks(name, spec, ports=ports)
 
     def _make_spec(self, defn: BlockDefinition) -> LayerSpec:
         name = defn.name
@@ -397,9 +408,13 @@ class BlockLibrary(Observable):
             result: TensorType = analysis.nodes[out.id].output
             return result
 
-        def cost(p: Any, ins: list[TensorType], _out: TensorType) -> Cost:
-            _net, analysis = library.instance(name, dict(p), list(ins))
-            return Cost(analysis.total_params, analysis.total_mult_adds)
+        def cost(p: Any, ins: list[TensorType], out: TensorType) -> Cost:
+            net, analysis = library.instance(name, dict(p), list(ins))
+            # what the inside keeps for backward, less the block's output (the shape pass adds that)
+            inside = sum(info.memory.per_sample for node_id, info in analysis.nodes.items()
+                         if net.node(node_id).spec.role == "layer")
+            output = node_memory(out, 0).per_sample
+            return Cost(analysis.total_params, analysis.total_mult_adds, max(0, inside - output))
 
         def build(p: Any, ins: list[TensorType]) -> ModuleCall:
             return ModuleCall("block", {"block": name})

@@ -111,13 +111,24 @@ def clean_name(name: Any) -> str:
         raise GraphError(f"a name must be text, not {name!r}")
     if any(unicodedata.category(ch) == "Cs" for ch in name):
         raise GraphError("a name may not contain lone surrogates (broken unicode text)")
-    # whitespace of any kind becomes one space; other control characters are dropped
-    name = "".join(ch for ch in " ".join(name.split()) if unicodedata.category(ch) != "Cc")
+    # whitespace of any kind becomes one space; other control characters are dropped (first, so
+    # that a name cleaned once is cleaned to itself: "a\r\x1b" must not end in a space)
+    name = " ".join("".join(ch for ch in name if ch.isspace() or unicodedata.category(ch) != "Cc").split())
     if not name:
         raise GraphError("a name cannot be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise GraphError(f"a name may have at most {MAX_NAME_LENGTH} characters")
     return name
+
+
+def fit_name(stem: str, suffix: str = "") -> str:
+    """``stem + suffix`` within :data:`MAX_NAME_LENGTH`: names the model makes up (a default name,
+    a numbered copy) must obey the limit that :func:`clean_name` puts on names a person types, or
+    the project saves but cannot be opened again. The stem is shortened, never the suffix (the
+    number that makes the name unique), and no space is left dangling where it was cut."""
+    if len(stem) + len(suffix) <= MAX_NAME_LENGTH:
+        return stem + suffix
+    return stem[:max(MAX_NAME_LENGTH - len(suffix), 0)].rstrip() + suffix
 
 
 def coerce_params(spec: LayerSpec, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -210,14 +221,15 @@ class Network(Observable):
         return [n for n in self.nodes if n.spec.role == "output"]
 
     def unique_name(self, base: str, exclude: str | None = None) -> str:
+        base = fit_name(base)
         taken = {n.name for n in self._nodes.values() if n.id != exclude}
         if base not in taken:
             return base
         stem = re.sub(r"[_ ]?\d+$", "", base) or base
         k = 2
-        while f"{stem}_{k}" in taken:
+        while fit_name(stem, f"_{k}") in taken:
             k += 1
-        return f"{stem}_{k}"
+        return fit_name(stem, f"_{k}")
 
     def default_name(self, type_id: str, params: dict[str, Any] | None = None) -> str:
         spec = self.spec_for(type_id, params)
@@ -226,7 +238,7 @@ class Network(Observable):
         base = spec.display_name if type_id == BLOCK_TYPE else spec.type_id
         stem = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", base)
         stem = re.sub(r"\W+", "_", stem).strip("_").lower() or "block"
-        return self.unique_name(f"{stem}_1")
+        return self.unique_name(fit_name(stem, "_1"))
 
     def spec_for(self, type_id: str, params: dict[str, Any] | None = None) -> LayerSpec:
         """The spec a new node of this type gets: a Block's comes from its definition in the library."""
@@ -367,12 +379,19 @@ class Network(Observable):
             node.position = (x, y)
             self._changed(NodeMoved(self, node_id, old, (x, y)))
 
-    def refresh_blocks(self, block: str, spec: LayerSpec, rename_to: str | None = None) -> None:
+    def refresh_blocks(self, block: str, spec: LayerSpec, rename_to: str | None = None,
+                       ports: dict[str, str] | None = None) -> None:
         """Give every node using block definition ``block`` its definition's new spec: params
-        still exposed keep their values (when still valid), new ones take their defaults."""
+        still exposed keep their values (when still valid), new ones take their defaults. Edges
+        into a renamed input port (``ports``: old name -> new) follow it; edges into a port the
+        block no longer has are removed (a file cannot hold them: the reader would refuse it)."""
         nodes = self.block_nodes(block)
         if not nodes:
             return
+        names = {p.name for p in spec.inputs}
+        stale = [e for n in nodes for e in self.in_edges(n.id) if e.target_port not in names]
+        for edge in stale:
+            self.disconnect(edge.id)
         for node in nodes:
             values = spec.defaults()
             for key, value in node.params.items():
@@ -385,6 +404,10 @@ class Network(Observable):
             values["block"] = rename_to or block
             node.params = values
             node.block_spec = spec
+        for edge in stale:
+            port = (ports or {}).get(edge.target_port)
+            if port is not None and self.can_connect(edge.source, edge.target, edge.source_port, port)[0]:
+                self.connect(edge.source, edge.target, edge.source_port, port, edge_id=edge.id)
         self._changed(BlockUpdated(self, tuple(n.id for n in nodes), rename_to or block))
 
     def copy(self, name: str | None = None) -> Network:
@@ -517,13 +540,14 @@ class Project(Observable):
         self._emit(NetworkRenamed(net, old, new))
 
     def unique_network_name(self, base: str = "network") -> str:
+        base = fit_name(base)
         names = {n.name for n in self.networks}
         if base not in names:
             return base
         k = 2
-        while f"{base}_{k}" in names:
+        while fit_name(base, f"_{k}") in names:
             k += 1
-        return f"{base}_{k}"
+        return fit_name(base, f"_{k}")
 
     def set_setting(self, key: str, value: Any) -> None:
         self.settings[key] = value

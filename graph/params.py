@@ -76,14 +76,19 @@ class ParamSpec:
         if isinstance(value, bool):
             raise ParamError(f"{self.title} must be a whole number, not {value!r}")
         if isinstance(value, int):
+            # what torch (and a project file) can hold; a param without a maximum must not take more
+            if abs(value) > 2**63 - 1:
+                raise ParamError(f"{self.title} is out of range (whole numbers up to ±(2^63 - 1))")
             return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            return self._to_int(int(value))
         if isinstance(value, str):
             try:
-                return int(value.strip())
+                number = int(value.strip())
             except ValueError:
                 pass
+            else:
+                return self._to_int(number)
         raise ParamError(f"{self.title} must be a whole number, not {value!r}")
 
     def _check_range(self, number: Any) -> Any:

@@ -3,7 +3,8 @@
 Reading goes parse -> check every field (naming its place in the file) -> migrate old versions ->
 build the model through the same API the editor uses, so a file can never produce a graph the
 editor could not. Nothing in a file is executed; weights are safetensors, never pickle. Saving is
-atomic: the old file stays intact until the new one is complete on disk.
+atomic, for the JSON and its weights file as a pair: a save killed at any moment leaves the old pair
+or the new one, never new weights beside old JSON (how: :mod:`graph.project_pair`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from graph import project_pair as pair
 from graph.document import BLOCK_TYPE, Network, Project, clean_name, coerce_params
 from graph.errors import GraphError, ProjectFileError
 from graph.layers import get_layer, has_layer
 from graph.params import to_json_value
+from graph.quoting import cut
 
 log = logging.getLogger(__name__)
 
@@ -120,21 +122,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write next to the target, flush to disk, then rename over it: a crash at any moment leaves
     either the old file or the new one, never a half-written mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file private (0600); keep the mode a plain write would have given
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with pair.locked_atomic_write(Path(path), data, _file_mode):
+        pass
 
 
 def _file_mode(path: Path) -> int:
@@ -154,34 +143,59 @@ def _umask() -> int:
     return 0o022
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort elsewhere."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def weights_path(path: str | os.PathLike[str]) -> Path:
-    return Path(path).with_suffix(WEIGHTS_SUFFIX)
+    """The weights file that belongs to the project file at ``path``: ``<stem>.safetensors``, or,
+    when a save was killed just after switching the JSON, the staged file of the JSON's save."""
+    path = Path(path)
+    if path.suffix == WEIGHTS_SUFFIX:
+        return path
+    return pair.resolve_weights(path, referenced_save_id(path))
+
+
+def referenced_save_id(path: Path) -> str | None:
+    """The save id the project file at ``path`` names for its weights; None when it names none
+    (no weights, a file from before pairs had ids) or cannot be read."""
+    try:
+        data = read_json_file(path, "project file") if path.is_file() else None
+    except ProjectFileError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
+        return None
+    save_id = data["weights"].get("save_id")
+    return save_id if isinstance(save_id, str) and pair.SAVE_ID.match(save_id) else None
 
 
 def save_project(project: Project, path: str | os.PathLike[str], weights: dict[str, Any] | None = None) -> Path:
     """Save the project; ``weights`` maps network names to state dicts and goes to a safetensors
-    file beside the project."""
+    file beside the project (without weights, the weights the file has now stay with it)."""
+    return save_project_data(project_to_dict(project), path, weights)
+
+
+def save_project_data(data: dict[str, Any], path: str | os.PathLike[str],
+                      weights: dict[str, Any] | None = None) -> Path:
+    """Save a project already in file form (:func:`project_to_dict`: a snapshot that another
+    thread may write while the editor goes on) with its weights, as a pair that a kill at any
+    moment leaves either old or new (see :mod:`graph.project_pair`)."""
     path = Path(path)
-    data = _encode(project_to_dict(project))
-    if weights:
-        save_weights(weights, weights_path(path))
-    atomic_write(path, data)
+    data = {k: v for k, v in data.items() if k != "weights"}
+    if not weights:
+        previous = referenced_save_id(path)
+        if previous is not None and weights_path(path).is_file():
+            data["weights"] = {"save_id": previous}   # the weights it has stay its own
+        atomic_write(path, _encode(data))
+    else:
+        save_id = pair.new_save_id()
+        data["weights"] = {"save_id": save_id}
+        encoded = _encode(data)
+        staged = pair.staged_weights_path(path, save_id)
+        with save_weights(weights, staged, save_id):
+            try:
+                atomic_write(path, encoded)        # the moment the new pair exists
+            except BaseException:
+                staged.unlink(missing_ok=True)     # the old pair stays as it was
+                raise
+            pair.settle(path, save_id)
+    pair.clean_stale_files(path, referenced_save_id(path))
     log.info("saved project %s", path)
     return path
 
@@ -199,7 +213,10 @@ def _encode(data: dict[str, Any]) -> bytes:
         return (json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
 
 
-def save_weights(weights: dict[str, Any], path: Path) -> None:
+def save_weights(weights: dict[str, Any], path: Path, save_id: str | None = None) -> AbstractContextManager[None]:
+    """Write the weights atomically (already on disk when this returns); the file stays locked
+    against the cleaning of leftovers until the returned context ends. ``save_id`` ties it to
+    the project file that names it."""
     from safetensors.torch import save
 
     flat = {}
@@ -207,7 +224,28 @@ def save_weights(weights: dict[str, Any], path: Path) -> None:
     for i, name in enumerate(names):
         for key, tensor in weights[name].items():
             flat[f"{i}/{key}"] = tensor.detach().cpu().contiguous()
-    atomic_write(path, save(flat, metadata={"networks": json.dumps(names)}))
+    metadata = {"networks": json.dumps(names)}
+    if save_id is not None:
+        metadata[pair.SAVE_ID_KEY] = save_id
+    writing = pair.locked_atomic_write(Path(path), save(flat, metadata=metadata), _file_mode)
+    writing.__enter__()
+    return _Release(writing)
+
+
+class _Release(AbstractContextManager[None]):
+    """Ends a write's lock when the ``with`` block ends (or when dropped, for a caller that
+    does not use it as a context manager)."""
+
+    def __init__(self, writing: AbstractContextManager[None]) -> None:
+        self._writing: AbstractContextManager[None] | None = writing
+
+    def __exit__(self, *exc: object) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.__exit__(None, None, None)
+
+    def __del__(self) -> None:
+        self.__exit__()
 
 
 def load_weights(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
@@ -215,13 +253,19 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    expected = None
     if path.suffix != WEIGHTS_SUFFIX:
+        project, expected = path, referenced_save_id(path)
         path = weights_path(path)
     if not path.is_file():
         raise ProjectFileError(f"weights file not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
+            if expected is not None and meta.get(pair.SAVE_ID_KEY) != expected:
+                raise ProjectFileError(f"{path.name} holds weights of another save than {project.name}: "
+                                       f"save the project with its weights again, or load weights "
+                                       f"from that file by name")
             names = json.loads(meta.get("networks", "[]"))
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise ValueError("its 'networks' metadata is not a list of network names")
@@ -240,8 +284,13 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
 # -- reading ------------------------------------------------------------------------------------
 def load_project(path: str | os.PathLike[str]) -> Project:
+    """Open a project file; what a killed save left beside it is finished or removed first."""
     path = Path(path)
     data = read_json_file(path, "project file")
+    save_id = data["weights"].get("save_id") if isinstance(data, dict) and isinstance(data.get("weights"), dict) \
+        else None
+    if save_id is None or (isinstance(save_id, str) and pair.SAVE_ID.match(save_id)):
+        pair.clean_stale_files(path, save_id)
     try:
         return project_from_dict(data)
     except ProjectFileError as exc:
@@ -377,6 +426,12 @@ def project_from_dict(data: Any) -> Project:
         json.dumps(settings.value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise settings.fail(f"holds a value JSON cannot store ({str(exc)[:80]})") from None
+    weights = top.field("weights", None)
+    if weights.value is not None:          # the save id of the weights file that goes with it
+        weights.obj()
+        save_id = weights.field("save_id")
+        if not isinstance(save_id.value, str) or not pair.SAVE_ID.match(save_id.value):
+            raise save_id.fail("expected the save id of the weights file: 16 hexadecimal digits")
     with _at(top.field("name", "Untitled")):
         project = Project(name=clean_name(name), settings=settings.value)
     read_blocks(top.field("blocks", []), project.blocks)
@@ -418,8 +473,7 @@ def _short(value: Any) -> str:
         return f"{'-' if value < 0 else ''}~10^{digits}"
     if isinstance(value, dict | list) and len(value) > 8:
         return f"{_kind(value)} of {len(value)} items"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return cut(repr(value), 40)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""New, Open, Save, Save As, recent files, export, autosave and crash recovery.
+"""New, Open, Save, Save As, recent files, export, autosave (:mod:`gui.autosave`) and crash recovery.
 
 Loading is all-or-nothing: a file is read completely into a new Project before the open one is
 replaced, so a broken file leaves the current document exactly as it was.
@@ -17,6 +17,7 @@ from graph import GraphError, Project
 from graph.project_file import atomic_write
 from graph.templates import make_template
 from gui import dialogs
+from gui.autosave import AUTOSAVE_MAX_WAIT_MS, Autosaver
 from gui.recovery import RecoveryEntry, RecoveryStore
 from gui.session import EditorSession, empty_project
 from gui.settings import AppSettings
@@ -36,12 +37,12 @@ class FileController(QObject):
         self.session = session
         self.settings = settings
         self.recovery = recovery if recovery is not None else RecoveryStore()
-        #: undo index at the last autosave; nothing new to write while it is unchanged
-        self._autosaved_index: int | None = None
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(settings.autosave_seconds * 1000)
-        self.autosave_timer.timeout.connect(self.autosave_now)
-        self.autosave_timer.start()
+        #: writes the recovery copy a few seconds after the last edit, off the GUI thread; while
+        #: edits keep coming, at least every ``autosave_seconds`` (the setting)
+        self.autosaver = Autosaver(session, self.recovery, self,
+                                   max_wait_ms=min(settings.autosave_seconds * 1000, AUTOSAVE_MAX_WAIT_MS))
+        #: the debounce timer (stopped for screenshots)
+        self.autosave_timer: QTimer = self.autosaver.timer
         #: False for screenshots: leave the recent-files list alone
         self.remember_files = True
         #: False for screenshots: report errors to the log instead of a dialog nobody can click
@@ -118,8 +119,7 @@ class FileController(QObject):
 
     def _replace(self, project: Project, path: Path | None) -> None:
         self.session.replace_project(project, path)
-        self._autosaved_index = None
-        self.recovery.clear()
+        self.autosaver.discard()
 
     # -- save -----------------------------------------------------------------------------------
     def save(self) -> bool:
@@ -146,8 +146,7 @@ class FileController(QObject):
         if self.session.path != path:
             self.session.set_path(path)
         self._remember(path)
-        self.recovery.clear()
-        self._autosaved_index = None
+        self.autosaver.discard()
         self.message.emit(f"Saved {path.name}")
         return True
 
@@ -181,21 +180,9 @@ class FileController(QObject):
 
     # -- autosave and recovery --------------------------------------------------------------------
     def autosave_now(self) -> Path | None:
-        """Write the recovery copy if there is unsaved work that it does not hold yet."""
-        stack = self.session.undo_stack
-        if not self.session.modified:
-            self.recovery.clear()
-            self._autosaved_index = None
-            return None
-        if self._autosaved_index == stack.index():
-            return None
-        try:
-            written = self.recovery.write(self.session.project, self.session.path)
-        except (OSError, GraphError, ValueError) as exc:
-            log.warning("autosave failed: %s", exc)
-            return None
-        self._autosaved_index = stack.index()
-        return written
+        """Write the recovery copy now (and wait for it) if there is unsaved work that it does
+        not hold yet; the timer does the same a few seconds after each edit, without waiting."""
+        return self.autosaver.write_now()
 
     def offer_recovery(self) -> bool:
         """At start-up: offer the newest autosave of a session that crashed. Whatever the answer,
@@ -218,12 +205,28 @@ class FileController(QObject):
             return False
         self.session.replace_project(project, entry.original)
         self.session.undo_stack.resetClean()   # it differs from what is on disk: ask before closing
+        self._restore_weights(entry)
         self.message.emit(f"Recovered {entry.name}")
         return True
 
+    def _restore_weights(self, entry: RecoveryEntry) -> None:
+        """The trained weights that were attached when the copy was written come back attached."""
+        from graph.project_file import load_weights, weights_path
+
+        if not weights_path(entry.project_file).is_file():
+            return
+        try:
+            weights = load_weights(entry.project_file)
+        except GraphError as exc:
+            log.warning("the recovered weights cannot be read: %s", exc)
+            self.message.emit(f"The recovered weights cannot be read: {exc}")
+            return
+        for name, state in weights.items():
+            self.session.set_network_weights(name, state, "recovered after a crash")
+
     def shutdown(self) -> None:
         """A clean exit: nothing to recover next time."""
-        self.autosave_timer.stop()
+        self.autosaver.shutdown()
         self.recovery.release()
 
 

@@ -15,12 +15,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QLockFile, QStandardPaths
 
-import graph
 from graph import Project
-from graph.project_file import atomic_write
+from graph.project_file import atomic_write, project_to_dict, save_project_data
+from graph.project_pair import remove_pair
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,19 @@ class RecoveryStore:
         if lock.tryLock(0):
             self._lock = lock
 
-    def write(self, project: Project, original: Path | None) -> Path:
-        """Autosave ``project``; the caller decides when (the window does it on a timer)."""
+    def write(self, project: Project | dict[str, Any], original: Path | None,
+              weights: dict[str, Any] | None = None, fresh: bool = False) -> Path:
+        """Autosave ``project`` (or its :func:`~graph.project_file.project_to_dict` snapshot, so
+        that a worker thread can write it while the editor goes on) with the attached ``weights``;
+        without weights, those written before stay, unless ``fresh`` starts over (weights were
+        detached). The caller decides when (the window: a few seconds after the last edit)."""
         self._hold_lock()
         project_file, meta_file, _ = self._files(self.session_id)
-        graph.save_project(project, project_file)
-        meta = {"original": str(original) if original else None, "saved_at": time.time(), "name": project.name}
+        if fresh:
+            remove_pair(project_file)
+        data = project if isinstance(project, dict) else project_to_dict(project)
+        save_project_data(data, project_file, weights)
+        meta = {"original": str(original) if original else None, "saved_at": time.time(), "name": data.get("name")}
         atomic_write(meta_file, json.dumps(meta).encode("utf-8"))
         log.debug("autosaved to %s", project_file)
         return project_file
@@ -82,8 +90,8 @@ class RecoveryStore:
     def clear(self) -> None:
         """Nothing to recover any more (saved, or closed on purpose)."""
         project_file, meta_file, _ = self._files(self.session_id)
-        project_file.unlink(missing_ok=True)
         meta_file.unlink(missing_ok=True)
+        remove_pair(project_file)
 
     def release(self) -> None:
         self.clear()
@@ -120,5 +128,6 @@ class RecoveryStore:
 
     def discard(self, entry: RecoveryEntry) -> None:
         project_file, meta_file, lock_file = self._files(entry.session_id)
-        for path in (project_file, meta_file, lock_file):
+        remove_pair(project_file)
+        for path in (meta_file, lock_file):
             path.unlink(missing_ok=True)
