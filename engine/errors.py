@@ -3,6 +3,8 @@ point at the cause (the step for a NaN loss, the node for a shape problem)."""
 
 from __future__ import annotations
 
+from graph.quoting import cut_message
+
 #: what went wrong, so the GUI can pick an icon or a hint; messages are always complete sentences
 ERROR_KINDS = (
     "options",      # a training option has a bad value
@@ -11,6 +13,7 @@ ERROR_KINDS = (
     "nan",          # the loss became NaN or infinite
     "oom",          # the device ran out of memory
     "device",       # the device asked for is not available, or a CUDA error
+    "disk",         # the run folder cannot be written (a full disk, a quota, no permission)
     "network",      # the network cannot be compiled (it has problems on the canvas)
     "worker_died",  # the training process ended without saying why
     "internal",     # a bug: the message carries the exception text
@@ -22,6 +25,7 @@ class TrainingError(Exception):
 
     def __init__(self, message: str, kind: str = "internal", *, step: int | None = None,
                  node: str | None = None) -> None:
+        message = cut_message(message)  # shown as is: a quoted name or file must not make it huge
         super().__init__(message)
         self.message = message
         self.kind = kind

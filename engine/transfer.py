@@ -15,7 +15,6 @@ Qt-free; torch is imported inside the functions that need it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import TrainingError
+from graph.quoting import cut
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ class SourceWeights:
     #: a project's weights hold one state dict per network; ``state`` is the one chosen
     networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: what the person must know about these weights (shown in the sentence), e.g. that a run's
+    #: best epoch never reached the disk and an earlier one is loaded instead
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_weights(path: str | os.PathLike[str], which: str = "best") -> SourceWeights:
@@ -63,9 +66,14 @@ def read_weights(path: str | os.PathLike[str], which: str = "best") -> SourceWei
     ``.pt``/``.pth`` state dict. For a project with several networks, ``state`` is the first one
     and ``networks`` holds them all (:func:`match_weights` picks the best fitting one)."""
     path = Path(path).expanduser()
-    if not path.exists():
-        raise TransferError(f"{path} does not exist: choose a project, a run folder or a weights file.")
-    if path.is_dir():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:     # a name too long for the file system, a path through a file, ...
+        raise TransferError(f"{cut(path, 160)} cannot be opened ({exc.strerror or exc}): choose a project, a run "
+                            "folder or a weights file.") from None
+    if not exists:
+        raise TransferError(f"{cut(path, 160)} does not exist: choose a project, a run folder or a weights file.")
+    if is_dir:
         return _read_run(path, which)
     suffix = path.suffix.lower()
     if suffix == PROJECT_SUFFIX:
@@ -81,21 +89,17 @@ def read_weights(path: str | os.PathLike[str], which: str = "best") -> SourceWei
 
 
 def _read_run(path: Path, which: str) -> SourceWeights:
-    from engine.runs import REPORT, SETTINGS, WEIGHTS, load_run_weights
+    from engine.runs import SETTINGS, WEIGHTS, describe_run_weights, load_run_weights
 
     if not (path / SETTINGS).is_file() and not any((path / f).is_file() for f in WEIGHTS.values()):
         raise TransferError(f"The folder {path} is not a run folder (it has no {SETTINGS} and no weights): choose a "
                             "run inside the project's runs/ folder, or a weights file.")
     state = load_run_weights(path, which)
-    used = which if (path / WEIGHTS.get(which, "")).is_file() else "last"
-    epoch = None
-    try:
-        report = json.loads((path / REPORT).read_text(encoding="utf-8"))
-        entry = (report.get("weights") or {}).get(used) or {}
-        epoch = entry.get("epoch")
-    except (OSError, ValueError, AttributeError):
-        pass
-    return SourceWeights(dict(state), f"run {path.name} ({used}{f', epoch {epoch}' if epoch else ''})")
+    # the epoch comes from the weights file itself: after a crash the report and the metrics log
+    # may name a best epoch whose weights never reached the disk, and the warning says so
+    used, epoch, warnings = describe_run_weights(path, which)
+    return SourceWeights(dict(state), f"run {path.name} ({used}{f', epoch {epoch}' if epoch else ''})",
+                         warnings=warnings)
 
 
 def _read_project_weights(path: Path) -> SourceWeights:
@@ -159,30 +163,21 @@ def _read_safetensors(path: Path) -> SourceWeights:
 
 def _read_torch(path: Path) -> SourceWeights:
     import pickle
+    import warnings
 
     import torch
 
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about protocol 4 pickles before refusing them; the refusal says it all
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if "Unsupported global" in text or "safe_globals" in text:
-            found = re.search(r"GLOBAL ([\w.]+)", text)
-            what = f"a pickled {found.group(1)}" if found else "a whole pickled model or other Python objects"
-            raise TransferError(
-                f"{path.name} holds more than weights ({what}). DeepCanvas only loads weights, because unpickling "
-                "anything else could run code from the file: save model.state_dict() with torch.save, or use a "
-                ".safetensors file.") from None
-        log.debug("torch.load(%s) failed: %s", path, text)
-        raise TransferError(f"{path.name} is not a PyTorch weights file (it is damaged, empty or of another "
-                            "kind): choose a file written by torch.save(model.state_dict(), ...) or a "
-                            ".safetensors file.") from None
+        raise _refused(path, str(exc)) from None
     except (RuntimeError, EOFError, KeyError, ValueError, OSError, TypeError, AttributeError,
             IndexError, MemoryError) as exc:
         log.debug("torch.load(%s) failed: %r", path, exc)
-        raise TransferError(f"{path.name} is not a PyTorch weights file (it is damaged, empty or of another "
-                            "kind): choose a file written by torch.save(model.state_dict(), ...) or a "
-                            ".safetensors file.") from None
+        raise _not_weights(path) from None
     state, entry = _tensors_in(obj)
     if state is None:
         what = type(obj).__name__
@@ -193,6 +188,101 @@ def _read_torch(path: Path) -> SourceWeights:
         source.source += f" (its '{entry}' entry)"
         source.notes.append(f"Used the '{entry}' entry of {path.name}.")
     return source
+
+
+def _not_weights(path: Path) -> TransferError:
+    return TransferError(f"{cut(path.name)} is not a PyTorch weights file (it is damaged, empty or of another "
+                         "kind): choose a file written by torch.save(model.state_dict(), ...) or a "
+                         ".safetensors file.")
+
+
+def _refused(path: Path, text: str) -> TransferError:
+    """The error for a pickle torch's weights-only reader turned down. A file that names a function
+    or a class outside plain tensors is not damaged: it holds code, and saying so tells the person
+    both why it was refused and that the refusal protected them."""
+    log.debug("torch.load(%s) failed: %s", path, text)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    name = found.group(1) if found else None
+    if name is None and "Weights only load failed" in text:
+        # torch stops at the first opcode it does not handle (protocol 4 frames) before it names a
+        # global: read the opcodes ourselves, without executing any, to find what the file refers to
+        refused = _refused_globals(path)
+        name = next((g for g in refused if g.split(".")[0] in CODE_MODULES), next(iter(refused), None))
+    if name is None:
+        return _not_weights(path)
+    if "was not an allowed global" in text and name.split(".")[0] not in CODE_MODULES:
+        # a pickled class (a whole model, usually): no command, but more than weights all the same
+        return TransferError(
+            f"{cut(path.name)} holds more than weights (a pickled {cut(name)}) and was refused. DeepCanvas only "
+            "loads weights, because unpickling anything else could run code from the file: save "
+            "model.state_dict() with torch.save, or use a .safetensors file.")
+    return TransferError(
+        f"{cut(path.name)} holds code (GLOBAL {cut(name)}) and was refused; DeepCanvas loads only plain "
+        "tensors, so nothing in the file was run: save model.state_dict() with torch.save, or use a "
+        ".safetensors file.")
+
+
+#: module roots whose functions run commands, evaluate text or load other code
+CODE_MODULES = frozenset({
+    "os", "posix", "nt", "subprocess", "builtins", "__builtin__", "sys", "shutil", "socket", "importlib",
+    "runpy", "code", "codeop", "pty", "ctypes", "pickle", "_pickle", "marshal", "types", "functools",
+    "operator", "webbrowser", "multiprocessing", "threading", "signal", "tempfile", "pathlib", "io",
+    "urllib", "http", "ftplib", "smtplib", "asyncio", "commands", "platform", "sysconfig", "pdb",
+})
+
+
+def _refused_globals(path: Path, limit: int = 64 << 20) -> list[str]:
+    """Globals (``module.name``) a pickle refers to that torch's weights-only reader does not allow,
+    in file order. Only parses opcodes (``pickletools.genops``), so nothing is imported or run; a
+    ``torch.save`` zip archive is searched for its ``data.pkl``."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if member is None or archive.getinfo(member).file_size > limit:
+                    return []
+                data = archive.read(member)
+        else:
+            with path.open("rb") as fh:
+                data = fh.read(limit)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return []
+    allowed = _allowed_globals()
+    found: list[str] = []
+    strings: list[str] = []           # the recent string pushes, for STACK_GLOBAL's module and name
+    memo: dict[int, str] = {}
+    try:
+        for op, arg, _pos in pickletools.genops(data):
+            if op.name == "GLOBAL" and isinstance(arg, str):
+                found.append(".".join(arg.split(" ", 1)))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str) and op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+                                                      "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"):
+                strings.append(arg)
+            elif op.name == "MEMOIZE" and strings:
+                memo[len(memo)] = strings[-1]
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings and isinstance(arg, int):
+                memo[arg] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(arg, int) and arg in memo:
+                strings.append(memo[arg])
+    except (ValueError, EOFError, KeyError, IndexError):
+        pass                                   # a damaged tail: what was read before still counts
+    return [name for name in found if name not in allowed]
+
+
+def _allowed_globals() -> frozenset[str]:
+    """What torch's weights-only reader accepts by default (a private table, so read defensively)."""
+    try:
+        from torch import _weights_only_unpickler as reader
+
+        return frozenset(str(k) for k in reader._get_allowed_globals())
+    except (ImportError, AttributeError, TypeError):
+        return frozenset({"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+                          "torch._utils._rebuild_parameter", "torch.FloatStorage"})
 
 
 def _tensors_in(obj: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -222,8 +312,7 @@ def _checkpoint_rank(key: str) -> int:
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return cut(" ".join(str(exc).split()), limit)
 
 
 # -- matching ---------------------------------------------------------------------------------------
@@ -255,6 +344,7 @@ class WeightsMatch:
     dropped: list[str] = field(default_factory=list)        # source layers no node of that name takes
     prefix: str = ""                                        # stripped from every source key
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)      # from the source; ends the sentence
 
     def _names(self, status: str) -> list[str]:
         return [layer.name for layer in self.layers if layer.status == status]
@@ -287,7 +377,7 @@ class WeightsMatch:
             problems = self._problems()
             if problems:
                 text += " " + " ".join(problems)
-            return text + " Choose weights trained for this network, or train it."
+            return " ".join([text + " Choose weights trained for this network, or train it.", *self.warnings])
         fit = f"all {self.total}" if len(self.matched) == self.total else f"{len(self.matched)} of {self.total}"
         lead = "Loaded the weights of" if attached else "Weights of"
         text = f"{lead} {self.source} into '{self.network}': {fit} layers match ({_list(self.matched)})."
@@ -295,7 +385,7 @@ class WeightsMatch:
             text += " " + problem
         if self.prefix:
             text += f" The prefix '{self.prefix}' was taken off the source's names."
-        return text
+        return " ".join([text, *self.warnings])
 
     def _problems(self) -> list[str]:
         out = []
@@ -369,6 +459,7 @@ def match_weights(state: Mapping[str, Any] | SourceWeights, project: Any, networ
             results.append(_match(tensors, net, model, own, where or source))
         best = max(results, key=lambda r: (len(r.matched), -len(r.changed)))
         best.notes = list(state.notes) + best.notes
+        best.warnings = list(state.warnings) + best.warnings
         return best
     return _match(state, net, model, own, source or "the weights")
 

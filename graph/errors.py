@@ -6,9 +6,17 @@ message as it is and the CLI can exit with it, while tests can still tell the ca
 
 from __future__ import annotations
 
+from graph.quoting import cut, cut_message
+
 
 class GraphError(Exception):
-    """Base class of every error a user can cause by editing a network."""
+    """Base class of every error a user can cause by editing a network.
+
+    Text arguments are cut to a bounded length: the message is shown as it is, and it may quote a
+    name or a file's content of any size."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(cut_message(a) if isinstance(a, str) else a for a in args))
 
 
 class UnknownLayerError(GraphError):
@@ -51,5 +59,5 @@ class ProjectFileError(GraphError):
     """A project file that cannot be read; the message names the place in the file."""
 
     def __init__(self, message: str, where: str = "") -> None:
-        self.where = where
+        self.where = cut(where)
         super().__init__(f"{where}: {message}" if where else message)

@@ -306,3 +306,84 @@ def test_text_too_short_or_missing_is_explained(tmp_path: Path) -> None:
         _load("text", path, options={"seq_len": 8})
     with pytest.raises(DatasetError, match="missing.txt does not exist"):
         _load("text", tmp_path / "missing.txt")
+
+
+# --- tables at scale: pandas/pyarrow reading, Parquet, odd cells ----------------------------------------
+
+
+def test_csv_a_number_too_large_is_reported_and_counts_as_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = CSV_TEXT.replace("4.0,red,13,dog", "1e999,red,13,dog")
+    with caplog.at_level(logging.WARNING, logger="engine.data"):
+        ds = _load("csv", _csv(tmp_path, text), options={"target": "species"}, normalize=False)
+    assert ds.feature_names == ["age", "color=blue", "color=green", "color=red", "size"]   # still numeric
+    assert "Column 'age' of pets.csv: data row 4 holds a number too large to use" in caplog.text
+    x = np.concatenate([ds.x_train, ds.x_val])
+    assert np.isfinite(x).all()
+    assert x[x[:, 4] == 13][0][0] == pytest.approx(np.mean([1, 2, 5, 6, 7, 8, 9, 10]))
+
+
+def test_csv_true_false_column_is_one_zero_one_feature(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i},{'true' if i % 3 else 'false'},{i % 2}" for i in range(30))
+    ds = _load("csv", _csv(tmp_path, "x,flag,y\n" + rows + "\n"), options={"target": "y"}, normalize=False)
+    assert ds.feature_names == ["x", "flag"]
+    x = np.concatenate([ds.x_train, ds.x_val])
+    np.testing.assert_array_equal(x[:, 1], (x[:, 0] % 3 != 0).astype(np.float32))
+
+
+def test_csv_that_pyarrow_refuses_is_read_the_old_way(tmp_path: Path) -> None:
+    spaced = CSV_TEXT.replace("5.0,green,14,cat\n", "5.0,green,14,cat\n   \n")  # a line of spaces
+    plain = _load("csv", _csv(tmp_path), options={"target": "species"})
+    odd = _load("csv", _csv(tmp_path, spaced, name="odd.csv"), options={"target": "species"})
+    assert odd.feature_names == plain.feature_names
+    np.testing.assert_array_equal(odd.x_train, plain.x_train)
+
+
+def test_csv_semicolons_quotes_spaces_and_missing_markers(tmp_path: Path) -> None:
+    text = 'size; kind ;label\n1;"a";x\n2;NA;y\n 3 ;b;x\n4; N/A ;y\nnull;a;x\n6;b;y\n'
+    ds = _load("csv", _csv(tmp_path, text), options={"target": "label"}, normalize=False, val_fraction=0.5)
+    assert ds.feature_names == ["size", "kind=(missing)", "kind=a", "kind=b"]
+    x = np.concatenate([ds.x_train, ds.x_val])
+    assert sorted(x[:, 0].tolist()) == pytest.approx([1, 2, 3, 3.2, 4, 6])          # null -> mean of 1, 2, 3, 4, 6
+    assert x[:, 1].sum() == 2
+
+
+def test_csv_not_utf8_names_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"a,b\n1,x\n2,caf\xe9\n")
+    with pytest.raises(DatasetError, match=r"not UTF-8 text \(byte 13\)"):
+        _load("csv", path, options={"target": "b"})
+
+
+def test_parquet_loads_like_the_same_csv(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({
+        "age": [1.0, 2.0, None, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        "color": ["red", "green", "blue", "red", None, "blue", "red", "green", "blue", "red"],
+        "indoor": [True, False, True, True, False, False, True, False, True, True],
+        "species": ["cat", "dog"] * 5,
+    })
+    frame.to_parquet(tmp_path / "pets.parquet")
+    frame.to_csv(tmp_path / "pets.csv", index=False)
+    from_parquet = _load("parquet", tmp_path / "pets.parquet", options={"target": "species"})
+    from_csv = _load("csv", tmp_path / "pets.csv", options={"target": "species"})
+    assert from_parquet.feature_names == from_csv.feature_names == [
+        "age", "color=(missing)", "color=blue", "color=green", "color=red", "indoor"]
+    np.testing.assert_allclose(from_parquet.x_train, from_csv.x_train)
+    assert from_parquet.class_names == ["cat", "dog"]
+
+
+def test_parquet_errors_are_explained(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("not parquet")
+    with pytest.raises(DatasetError, match="fake.parquet is not a readable Parquet file"):
+        _load("parquet", fake, options={"target": "y"})
+    with pytest.raises(DatasetError, match="gone.parquet does not exist"):
+        _load("parquet", tmp_path / "gone.parquet", options={"target": "y"})
+    real = tmp_path / "real.parquet"
+    __import__("pandas").DataFrame({"a": [1, 2], "y": [0, 1]}).to_parquet(real)
+    with pytest.raises(DatasetError, match="is a Parquet file, not CSV text: choose the 'parquet' data set"):
+        _load("csv", real, options={"target": "y"})

@@ -165,3 +165,33 @@ def test_files_that_are_not_weights_get_a_clear_message(tmp_path: Path) -> None:
         read_weights(tmp_path / "numbers.pt")
     with pytest.raises(TransferError, match="does not exist"):
         read_weights(tmp_path / "missing.pth")
+
+
+class _RunsACommand:
+    """Unpickling this calls os.system: what a booby-trapped weights file does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle protocol 4"])
+def test_a_pickle_that_holds_code_is_refused_as_code_not_damage(tmp_path: Path, writer: str) -> None:
+    import pickle
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    payload = {"weight": torch.zeros(2), "trap": _RunsACommand(marker)}
+    if writer == "torch.save":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload, protocol=4))
+    with pytest.raises(TransferError, match=r"evil.pt holds code \(GLOBAL (posix|nt|os)\.system\) and was refused; "
+                                            r"DeepCanvas loads only plain tensors") as info:
+        read_weights(path)
+    assert "damaged" not in str(info.value)
+    assert not marker.exists()
