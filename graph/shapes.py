@@ -2,7 +2,9 @@
 
 The pass walks the DAG once in topological order and calls each layer's pure-Python shape rule,
 so a 1000-node network is analysed in milliseconds and the result can be recomputed on every edit.
-Results are cached on the network's revision (moves and renames do not invalidate them).
+Results are cached on the network's revision (moves and renames do not invalidate them) and on the
+memory budget (batch size, optimizer, how much memory there is: see :mod:`graph.memory`), because
+the pass also estimates what each node needs to train and refuses a network that cannot fit.
 A node whose inputs are unknown because something upstream is wrong gets no shape and no message
 of its own: the problems list then points at the cause, not at everything downstream of it.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from graph.document import Network, Node
 from graph.errors import GraphError, ShapeError
 from graph.layers.spec import Cost
+from graph.memory import MemoryBudget, NodeMemory, budget_for, check_memory, node_memory
 from graph.tensor_type import TensorType
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 class Problem:
     message: str
     node_id: str | None = None  # None: about the network as a whole
+    #: "shape" (the node cannot take its input) or "memory" (the network cannot fit the machine)
+    kind: str = "shape"
 
 
 @dataclass
@@ -32,6 +37,8 @@ class NodeInfo:
     output: TensorType | None = None
     cost: Cost = field(default_factory=Cost)
     error: str | None = None
+    #: what the node keeps alive while training (see graph.memory)
+    memory: NodeMemory = field(default_factory=NodeMemory)
 
 
 @dataclass
@@ -40,6 +47,8 @@ class Analysis:
     nodes: dict[str, NodeInfo]
     edges: dict[str, TensorType | None]
     problems: list[Problem]
+    #: the budget the memory check used (None only for analyses made by hand)
+    budget: MemoryBudget | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,6 +61,11 @@ class Analysis:
     @property
     def total_mult_adds(self) -> int:
         return sum(info.cost.mult_adds for info in self.nodes.values())
+
+    @property
+    def too_big(self) -> bool:
+        """The network cannot fit the memory of the machine (or GPU) that would train it."""
+        return any(p.kind == "memory" for p in self.problems)
 
     def node_errors(self, node_id: str) -> list[str]:
         return [p.message for p in self.problems if p.node_id == node_id]
@@ -102,6 +116,9 @@ def _infer_node(network: Network, node: Node, outputs: dict[str, TensorType | No
         out = spec.infer(node.params, ins)
         info.output = out
         info.cost = spec.cost(node.params, [t for t in ins if t is not None] if spec.is_merge else ins, out)
+        info.memory = node_memory(out, info.cost.params, info.cost.activation_bytes,
+                                  keeps_output=spec.role == "layer" and "view" not in spec.tags
+                                  or spec.role == "input")
     except ShapeError as exc:
         info.error = f"{node.label()} {exc}"
     except Exception:  # a bug in a shape rule must not take the editor down
@@ -111,8 +128,9 @@ def _infer_node(network: Network, node: Node, outputs: dict[str, TensorType | No
 
 
 def analyze(network: Network) -> Analysis:
+    budget = budget_for(network)
     cached = network.meta.get("analysis")
-    if cached is not None and cached.revision == network.revision:
+    if cached is not None and cached.revision == network.revision and cached.budget.key == budget.key:
         return cached
     outputs: dict[str, TensorType | None] = {}
     nodes: dict[str, NodeInfo] = {}
@@ -124,11 +142,18 @@ def analyze(network: Network) -> Analysis:
         if info.error:
             problems.append(Problem(info.error, node.id))
     edges = {e.id: outputs.get(e.source) for e in network.edges}
+    too_big = check_memory({k: v.memory for k, v in nodes.items()}, budget,
+                           lambda node_id: network.node(node_id).label())
+    if too_big is not None:
+        node_id, message = too_big
+        problems.append(Problem(message, node_id, "memory"))
+        if nodes[node_id].error is None:  # the canvas badge and the summary read the node's error
+            nodes[node_id].error = message
     if not network.inputs():
         problems.insert(0, Problem("The network has no Input node: add one from the palette (Input / Output)."))
     if not network.outputs():
         problems.insert(0, Problem("The network has no Output node: add one and wire the last layer into it."))
-    result = Analysis(network.revision, nodes, edges, problems)
+    result = Analysis(network.revision, nodes, edges, problems, budget)
     network.meta["analysis"] = result
     return result
 

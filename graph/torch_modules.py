@@ -205,7 +205,9 @@ class ImportedOp(nn.Module):
         if not name.isidentifier() and op != "tensor" or name.startswith("_"):
             raise ValueError(f"imported op {op!r} is not a public torch name")
         if op == "tensor":
-            value = torch.zeros(tuple(init["shape"]), dtype=getattr(torch, init.get("dtype", "float32")))
+            if "shape" not in init:
+                raise ValueError("a stored tensor needs its 'shape' in the module settings")
+            value = torch.zeros(tuple(init["shape"]), dtype=self.dtype_named(init.get("dtype", "float32")))
             if init.get("trainable", True):
                 self.value = nn.Parameter(value)
             else:
@@ -221,6 +223,16 @@ class ImportedOp(nn.Module):
             owner = {"torch": torch, "F": nn.functional, "Tensor": torch.Tensor, "operator": operator}[namespace]
             self.fn = getattr(owner, name)
 
+    @staticmethod
+    def dtype_named(name: object) -> torch.dtype:
+        """The torch dtype called ``name`` ("float32", "int64"); any other attribute of torch (a
+        function, a module, ``__builtins__``) is refused, so a project file names only dtypes."""
+        found = getattr(torch, name, None) if isinstance(name, str) and name.isidentifier() \
+            and not name.startswith("_") else None
+        if not isinstance(found, torch.dtype):
+            raise ValueError(f"{str(name)[:40]!r} is not a torch dtype (such as float32, int64 or bool)")
+        return found
+
     def _value(self, value, inputs: tuple):
         if isinstance(value, str) and value.startswith("$"):
             if value[1:].isdigit():
@@ -228,7 +240,7 @@ class ImportedOp(nn.Module):
             if value == "$N":
                 return inputs[0].shape[0]
             if value.startswith("$dtype:"):
-                return getattr(torch, value[len("$dtype:"):])
+                return self.dtype_named(value[len("$dtype:"):])
             if value == "$device":
                 return inputs[0].device if inputs else torch.device("cpu")
             if value in ("$inf", "$-inf", "$nan"):

@@ -56,7 +56,8 @@ def _attention_cost(p, ins):
     bias = 4 * e if p["bias"] else 0
     params = e * e + e * kd + e * vd + e * e + bias
     macs = lq * e * e + lk * e * kd + lk * e * vd + 2 * lq * lk * e + lq * e * e
-    return Cost(params, macs)
+    # the attention weights (heads × Lq × Lk floats per sample) are kept for backward
+    return Cost(params, macs, 4 * p["num_heads"] * lq * lk)
 
 
 ATTENTION = LayerSpec(
@@ -148,7 +149,9 @@ def _encoder_cost(p, ins, out):
     d, length = ins[0].shape[2], ins[0].shape[1]
     per = _layer_params(d, p["dim_feedforward"], 1)
     macs = length * (4 * d * d + 2 * d * p["dim_feedforward"]) + 2 * length * length * d
-    return Cost(per * p["num_layers"], macs * p["num_layers"])
+    # kept for backward in every layer, at least: the attention weights and the feed-forward hidden
+    kept = 4 * (p["num_heads"] * length * length + length * p["dim_feedforward"])
+    return Cost(per * p["num_layers"], macs * p["num_layers"], kept * p["num_layers"])
 
 
 TRANSFORMER_ENCODER = LayerSpec(
@@ -183,7 +186,8 @@ def _decoder_cost(p, ins, out):
     per = _layer_params(d, p["dim_feedforward"], 2)
     macs = (lt * (6 * d * d + 2 * d * p["dim_feedforward"]) + lm * 2 * d * d
             + 2 * lt * lt * d + 2 * lt * lm * d)
-    return Cost(per * p["num_layers"], macs * p["num_layers"])
+    kept = 4 * (p["num_heads"] * (lt * lt + lt * lm) + lt * p["dim_feedforward"])
+    return Cost(per * p["num_layers"], macs * p["num_layers"], kept * p["num_layers"])
 
 
 TRANSFORMER_DECODER = LayerSpec(

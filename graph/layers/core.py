@@ -112,6 +112,7 @@ FLATTEN = LayerSpec(
     infer=_flatten_infer,
     build=lambda p, ins: ModuleCall("nn.Flatten", {}),
     sample_inputs=(TensorType((None, 3, 4, 5)),),
+    tags=("view",),  # no new memory: the memory estimate does not count its output again
 )
 
 
@@ -146,7 +147,15 @@ RESHAPE = LayerSpec(
     build=lambda p, ins: ModuleCall("dc.Reshape", {"shape": tuple(p["shape"])}),
     sample_inputs=(TensorType((None, 64)),),
     examples=({"shape": (1, 8, 8)}, {"shape": (4, -1)}),
+    tags=("view",),
 )
+
+def _dropout_infer(p, ins):
+    t = first(ins)
+    # in eval mode dropout is the identity, but training draws a float mask: int64 ids fail there
+    need_float(t, "dropout works on features, not token ids; put an Embedding before it")
+    return t
+
 
 DROPOUT = LayerSpec(
     type_id="Dropout",
@@ -154,7 +163,7 @@ DROPOUT = LayerSpec(
     category="Regularization",
     description="Randomly zero a fraction of values during training to reduce over-fitting.",
     params=(Float("p", 0.5, "Fraction of values dropped while training.", 0.0, 0.99),),
-    infer=lambda p, ins: first(ins),
+    infer=_dropout_infer,
     build=lambda p, ins: ModuleCall("nn.Dropout", {"p": p["p"]}),
     sample_inputs=(TensorType((None, 16)),),
 )

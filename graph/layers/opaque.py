@@ -6,6 +6,10 @@ class, and its extra arguments are JSON literals. The shape rule checks both, so
 whose op is not on the list fails inference, and compile and export (which need a valid network)
 never run it. PyTorch cannot tell us how such a call's output shape depends on its input, so the
 importer records the shapes it traced; when the input changes, the node says so instead of guessing.
+The shape rule also builds the op on PyTorch's meta device (no memory, no computation), so settings
+that torch refuses (an unknown constructor argument, a tensor without a shape, a ``$dtype:`` that
+names no dtype) are a problem on the node, not a crash when compiling or exporting. Only that check
+imports torch, and only for networks that hold imported ops; its verdict is cached per settings.
 
 Argument markers in ``args``/``kwargs``: ``"$0"``, ``"$1"``... the node's inputs in wiring order,
 ``"$N"`` the batch size, ``"$dtype:float32"`` a torch dtype, ``"$device"`` the first input's
@@ -16,6 +20,7 @@ device, ``"$inf"``/``"$-inf"``/``"$nan"`` those floats, ``{"$slice": [a, b, c]}`
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -69,6 +74,11 @@ ALLOWED_OPS: frozenset[str] = frozenset(
 _NN_CLASS = re.compile(r"nn\.[A-Z][A-Za-z0-9]*")
 
 MAX_TEXT = 200
+#: verdicts of the meta-device build, by (op, init, args, kwargs): a parameter count or a message
+_BUILT: dict[tuple[str, str, str, str], int | str] = {}
+_BUILT_LIMIT = 1024
+
+log = logging.getLogger(__name__)
 
 
 def op_allowed(op: str) -> bool:
@@ -124,6 +134,58 @@ def _parse_type(text: str) -> TensorType:
     return TensorType(dims, dtype or FLOAT)
 
 
+def dtype_markers(value: Any) -> list[str]:
+    """The names in every ``"$dtype:NAME"`` marker of an argument structure."""
+    if isinstance(value, str):
+        return [value[len("$dtype:"):]] if value.startswith("$dtype:") else []
+    if isinstance(value, list | tuple):
+        return [name for v in value for name in dtype_markers(v)]
+    if isinstance(value, dict):
+        return [name for v in value.values() for name in dtype_markers(v)]
+    return []
+
+
+def built_param_count(p) -> int:
+    """Learnable values of the op as torch builds it on the meta device; ShapeError, with torch's
+    reason, when its settings cannot be built."""
+    key = (p["op"], p["init"], p["args"], p["kwargs"])
+    verdict = _BUILT.get(key)
+    if verdict is None:
+        verdict = _build_on_meta(p)
+        if len(_BUILT) >= _BUILT_LIMIT:
+            _BUILT.clear()
+        _BUILT[key] = verdict
+    if isinstance(verdict, str):
+        raise ShapeError(verdict)
+    return verdict
+
+
+def _build_on_meta(p) -> int | str:
+    import torch
+
+    from graph.torch_modules import ImportedOp
+
+    args = decode_literal(parse_json(p["args"], "arguments", list))
+    kwargs = decode_literal(parse_json(p["kwargs"], "keyword arguments", dict))
+    init = decode_literal(parse_json(p["init"], "module settings", dict))
+    for name in dtype_markers(args) + dtype_markers(kwargs):
+        try:
+            ImportedOp.dtype_named(name)
+        except ValueError:
+            return (f"has the argument '$dtype:{name[:40]}', which names no torch dtype: use one such as "
+                    f"$dtype:float32, $dtype:int64 or $dtype:bool.")
+    try:
+        with torch.device("meta"):
+            module = ImportedOp(p["op"], init, args, kwargs, p["pick"])
+    except Exception as exc:  # whatever torch refuses, said as a node problem instead of a traceback
+        lines = str(exc).strip().splitlines()
+        text = f"missing setting {exc}" if isinstance(exc, KeyError) else (lines[0] if lines else "no reason given")
+        log.debug("imported op %s does not build on meta", p["op"], exc_info=True)
+        return (f"cannot be built from its settings ({type(exc).__name__}: {text[:200]}): fix its module "
+                f"settings or arguments, or replace it with a layer from the palette.")
+    return sum(t.numel() for t in module.parameters())
+
+
 def _infer(p, ins):
     if not op_allowed(p["op"]):
         raise ShapeError(f"calls {p['op']!r}, which imported code may not run (it is not a pure tensor "
@@ -131,6 +193,7 @@ def _infer(p, ins):
     args = parse_json(p["args"], "arguments", list)
     kwargs = parse_json(p["kwargs"], "keyword arguments", dict)
     parse_json(p["init"], "module settings", dict)
+    built_param_count(p)
     refs = input_refs(args) | input_refs(kwargs)
     present = [t for t in ins if t is not None]
     if refs != set(range(len(present))):
@@ -194,7 +257,7 @@ IMPORTED_OP = LayerSpec(
     ),
     infer=_infer,
     build=_build,
-    cost=lambda p, ins, out: Cost(p["param_count"], 0),
+    cost=lambda p, ins, out: Cost(built_param_count(p), 0),
     sample_inputs=(TensorType((None, 6, 5)),),
     tags=("imported",),
 )

@@ -44,6 +44,9 @@ class ModuleCall:
 class Cost:
     params: int = 0
     mult_adds: int = 0
+    #: bytes per sample a layer keeps for backward besides its output (attention weights, a
+    #: block's inside); the memory estimate adds its output itself
+    activation_bytes: int = 0
 
 
 InferFn = Callable[[Params, Inputs], TensorType]

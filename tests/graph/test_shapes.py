@@ -107,4 +107,5 @@ def test_summary_totals_and_table():
     table = summary.format_table()
     assert "Total params" in table and "Output shape" in table
     data = summary.to_json()
-    assert set(data["nodes"][0]) == {"id", "name", "type", "output_shape", "params", "mult_adds"}
+    assert set(data["nodes"][0]) == {"id", "name", "type", "output_shape", "params", "mult_adds", "memory_bytes"}
+    assert data["memory"]["needed_bytes"] == sum(n["memory_bytes"] for n in data["nodes"]) > 0
