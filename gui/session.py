@@ -162,7 +162,11 @@ class EditorSession(QObject):
         if isinstance(event, NetworkRemoved):
             if net is not None:
                 self._dirty.pop(id(net), None)
-        elif net is not None and not isinstance(event, NodeMoved | SettingsChanged):
+        elif isinstance(event, SettingsChanged):
+            # the batch size and the device decide whether a network fits memory: re-check them all
+            for network in self._project.networks:
+                self._mark(network)
+        elif net is not None and not isinstance(event, NodeMoved):
             self._mark(net)
         self.graphEvent.emit(event)
 
