@@ -58,7 +58,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print("\n\n".join(s.format_table() for s in summaries))
-    return 0
+    too_big = [s for s in summaries if s.too_big]  # the table is the diagnosis, but this cannot train
+    for s in too_big:
+        print(f"error: network '{s.network}' is too big: {s.memory_error}", file=sys.stderr)
+    return 1 if too_big else 0
 
 
 @command("validate")
@@ -209,6 +212,7 @@ def _match_report(match, rest: str) -> str:
     if len(match.matched) < match.total:
         lines.append(f"  the layers that do not match {rest}")
     lines += [f"  note: {note}" for note in match.notes]
+    lines += [f"  warning: {warning}" for warning in match.warnings]
     return "\n".join(lines)
 
 
@@ -354,8 +358,10 @@ def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         return 1
     except OSError as exc:
         # os.replace(temp, target) names the temp file first: the user knows only the target
+        from graph.quoting import cut_message
+
         where = exc.filename2 or exc.filename or ""
-        return _fail(f"{where}: {exc.strerror or exc}".lstrip(": "))
+        return _fail(cut_message(f"{where}: {exc.strerror or exc}".lstrip(": ")))
     except KeyboardInterrupt:
         return _fail("interrupted")
 

@@ -108,10 +108,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.control import STOP, Control
     from engine.errors import TrainingError
     from engine.runner import make_request
+    from engine.runs import runs_root
     from engine.session import execute_run
 
     path = Path(args.project)
     project = graph.load_project(path)
+    from graph.memory import TooBigError, check_fits
+
+    try:  # before the run folder is made: a network that cannot fit is refused with its reason
+        check_fits(project.network(args.network), batch_size=args.batch_size, device=args.device)
+    except TooBigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     overrides = {"epochs": args.epochs, "device": args.device, "batch_size": args.batch_size, "lr": args.lr,
                  "seed": args.seed}
     try:
@@ -120,6 +128,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:           # the run folder cannot be made (a full disk, no permission)
+        from engine.runs import disk_error
+
+        where = Path(exc.filename or args.run_dir or runs_root(path)) / "settings.json"
+        print(f"error: {disk_error(exc, where, None)}", file=sys.stderr)
+        return 1
     control = Control()
     progress = _Progress(args.quiet or args.json)
     errors: list[Any] = []
@@ -145,6 +159,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report, "run_dir": request.run_dir}, indent=2))
     status = report["status"]
+    diverged = report.get("diverged") or {}
+    for warning in report.get("warnings", []):
+        if warning != diverged.get("message"):      # that one was logged while training
+            print(f"warning: {warning}", file=sys.stderr)
+    if report.get("report_written") is False:
+        print(f"warning: {request.run_dir}/report.json could not be written; the metrics so far are kept",
+              file=sys.stderr)
     if status == "failed":
         message = errors[-1].message if errors else report.get("error", {}).get("message", "training failed")
         print(f"error: {message}", file=sys.stderr)
@@ -157,6 +178,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         parts = [f"{status} after {report.get('epochs_done', 0)} epoch(s) in {time.monotonic() - started:.1f} s"]
         if report.get("reason") == "early_stopping":
             parts.append("early stopping")
+        if diverged:
+            parts.append(f"DIVERGED from epoch {diverged.get('since_epoch')} (lower the learning rate)")
         if best is not None:
             parts.append(f"best epoch {best} ({monitor} {_fmt(report.get('best_value'))})")
         for key in FINAL_COLUMNS:

@@ -156,6 +156,7 @@ class RunHandle:
             self._finished = event
 
     def _died(self) -> list[Event]:
+        from engine.errors import TrainingError
         from engine.runs import write_report_if_missing
 
         code = self._process.exitcode
@@ -172,7 +173,7 @@ class RunHandle:
             events = [RunError(now, "worker_died", message)]
         try:
             write_report_if_missing(self.run_dir, report)
-        except OSError as exc:
+        except (OSError, TrainingError) as exc:
             log.warning("cannot write the report of %s: %s", self.run_dir, exc)
         finished = RunFinished(now, report["status"], report)
         events.append(finished)

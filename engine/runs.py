@@ -6,7 +6,8 @@ Layout (``runs/`` beside the project file)::
         settings.json      what was trained: the whole project as JSON, options, data set, versions
         metrics.jsonl      one JSON object per line: {"type": "step", ...} and {"type": "epoch", ...}
         last.safetensors   weights at the end (or of the last good epoch after a fault)
-        best.safetensors   weights of the best epoch (by the monitored metric)
+        best.safetensors   weights of the best epoch (by the monitored metric), written as soon as
+                           an epoch improves on it
         previews.json      the latest preview of each kind (reconstructions, generated samples,
                            sampled text, a forecast): {"<kind>": {"epoch": E, "data": {...}}}
         report.json        how it ended: status, error, best epoch, final metrics, timings
@@ -15,17 +16,26 @@ Epoch lines carry ``epoch``, ``train_loss``, ``val_loss`` and the recipe's metri
 (``val_accuracy``, ``val_f1``, ``val_r2``, ...). Weight files hold the compiled network's
 ``state_dict`` (keys like ``dense_1.weight``), which the exported script's model loads as is.
 JSON files are written atomically; the metrics log is appended and flushed line by line, and a
-reader skips a last line cut short by a crash. Importing this module does not import torch.
+reader skips a last line cut short by a crash. Each weights file says in its safetensors metadata
+which epoch (and step, monitored metric and value) it holds, so after a crash the files speak for
+themselves (:func:`saved_weights`) and loaders name that epoch rather than the one the metrics
+call best. A full disk becomes a :class:`TrainingError` of kind ``"disk"`` that names the folder and
+the space needed (see docs/run-folder.md). Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import math
 import os
 import platform
 import re
+import shutil
+import struct
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -87,7 +97,44 @@ def _write_json(path: Path, data: Any) -> None:
     from graph.project_file import atomic_write
 
     text = json.dumps(_json_safe(data), indent=2, ensure_ascii=False, allow_nan=False)
-    atomic_write(path, (text + "\n").encode("utf-8"))
+    data_bytes = (text + "\n").encode("utf-8")
+    try:
+        atomic_write(path, data_bytes)
+    except OSError as exc:
+        raise disk_error(exc, path, len(data_bytes)) from None
+
+
+#: errno values that mean "no room": a full disk, or a quota used up
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "an unknown amount"
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def disk_error(exc: OSError, file: Path, needed: int | None) -> TrainingError:
+    """A failed write in a run folder as a sentence naming the folder and what to do: a full disk
+    (or quota) says how much space the write needed and how much is free."""
+    folder = Path(file).parent
+    if exc.errno in _NO_SPACE:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            free = None
+        short = needed - free if needed is not None and free is not None and needed > free else needed
+        left = f" ({_size(free)} free)" if free is not None else ""
+        what = (f"writing {Path(file).name} needs {_size(needed)}. Free at least {_size(short)} there"
+                if needed is not None else f"{Path(file).name} could not be written. Free some space there")
+        return TrainingError(f"The disk holding the run folder {folder} is full{left}: {what}, or train into a run "
+                             "folder on another disk (train --run-dir DIR).", "disk")
+    return TrainingError(f"Cannot write {Path(file).name} in the run folder {folder}: {exc.strerror or exc}. Check "
+                         "that the folder is writable, or train into another run folder (train --run-dir DIR).",
+                         "disk")
 
 
 def _json_safe(value: Any) -> Any:
@@ -120,10 +167,16 @@ class RunRecorder:
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.path = Path(run_dir)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._log = (self.path / METRICS).open("a", encoding="utf-8")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            # unbuffered: a line is either all on disk or (after a failed write) cut off again
+            self._log = (self.path / METRICS).open("ab", buffering=0)
+        except OSError as exc:
+            raise disk_error(exc, self.path / METRICS, None) from None
+        #: epoch of each weights file written by this recorder (the checkpoint writer thread adds)
         self.weights: dict[str, int] = {}
         self.previews: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
 
     def start(self, settings: dict[str, Any]) -> None:
         data = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
@@ -141,8 +194,21 @@ class RunRecorder:
             text = json.dumps(record, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError):      # NaN/inf or numpy scalars: the slow, careful way
             text = json.dumps(_json_safe(record), ensure_ascii=False, allow_nan=False)
-        self._log.write(text + "\n")
-        self._log.flush()
+        data = (text + "\n").encode("utf-8")
+        with self._lock:
+            if self._log.closed:
+                return
+            start = self._log.tell()
+            try:
+                written = 0
+                while written < len(data):
+                    written += self._log.write(data[written:]) or 0
+            except OSError as exc:
+                # take back the part that got written, so the next line does not join a torn one
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._log.fileno(), start)
+                    self._log.seek(start)
+                raise disk_error(exc, self.path / METRICS, len(data)) from None
 
     def on_event(self, event: Any) -> None:
         """Log the metric events (the runner tees every event through here)."""
@@ -166,29 +232,60 @@ class RunRecorder:
             self.previews[event.kind] = {"epoch": event.epoch, "time": round(event.time, 3), "data": event.data}
             try:
                 _write_json(self.path / PREVIEWS, self.previews)
-            except (OSError, ValueError) as exc:  # a preview must never stop a run
+            except (TrainingError, ValueError) as exc:  # a preview must never stop a run
                 log.warning("could not save the previews: %s", exc)
 
-    def save(self, which: str, state: dict[str, Any], epoch: int) -> None:
-        """Write ``last`` or ``best`` weights (safetensors, atomic)."""
+    def save(self, which: str, state: dict[str, Any], epoch: int, info: dict[str, Any] | None = None) -> None:
+        """Write ``last`` or ``best`` weights (safetensors, atomic): the old file stays whole until
+        the new one is complete. The metadata names the epoch, plus what ``info`` adds (``step``,
+        ``monitor``, ``value``, ``complete``). A failed write raises a TrainingError of kind "disk"."""
         from safetensors.torch import save
 
         from graph.project_file import atomic_write
 
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         meta = {"format": "deepcanvas-weights", "which": which, "epoch": str(epoch)}
-        atomic_write(self.path / WEIGHTS[which], save(tensors, metadata=meta))
+        meta.update({str(k): str(v) for k, v in (info or {}).items() if v is not None})
+        data = save(tensors, metadata=meta)
+        file = self.path / WEIGHTS[which]
+        try:
+            atomic_write(file, data)
+        except OSError as exc:
+            raise disk_error(exc, file, len(data)) from None
         self.weights[which] = epoch
 
-    def finish(self, report: dict[str, Any]) -> None:
-        report = {**report, "finished": datetime.now().isoformat(timespec="seconds"),
-                  "weights": {k: {"file": WEIGHTS[k], "epoch": e} for k, e in self.weights.items()}}
-        _write_json(self.path / REPORT, report)
-        self.close()
+    def finish(self, report: dict[str, Any]) -> dict[str, Any]:
+        """Write ``report.json`` (with the epoch each weights file holds) and close the log; returns
+        the report as written. When the best epoch's weights never reached the disk, the report says
+        so in ``warnings``."""
+        try:
+            report = {**report, "finished": datetime.now().isoformat(timespec="seconds"),
+                      "weights": {k: {"file": WEIGHTS[k], "epoch": e} for k, e in self.weights.items()}}
+            note = best_weights_note(report.get("best_epoch"), self.weights.get("best"),
+                                     self.weights.get("last"))
+            if note:
+                report["warnings"] = [*report.get("warnings", []), note]
+            _write_json(self.path / REPORT, report)
+            return report
+        finally:
+            self.close()
 
     def close(self) -> None:
-        if not self._log.closed:
-            self._log.close()
+        with self._lock:
+            if not self._log.closed:
+                with contextlib.suppress(OSError):
+                    self._log.close()
+
+
+def best_weights_note(best_epoch: Any, best_saved: int | None, last_saved: int | None) -> str | None:
+    """A warning when the best epoch's weights are not on disk (the run ended before they could be
+    written, or the disk was full), saying which epoch the weights files hold instead."""
+    if not isinstance(best_epoch, int) or best_saved == best_epoch or last_saved == best_epoch:
+        return None
+    held = [f"{WEIGHTS[k]} holds epoch {e}" for k, e in (("best", best_saved), ("last", last_saved))
+            if e is not None]
+    return (f"The weights of the best epoch ({best_epoch}) were not saved; "
+            + ("; ".join(held) if held else "no weights were saved") + ".")
 
 
 def write_report_if_missing(run_dir: str | os.PathLike[str], report: dict[str, Any]) -> bool:
@@ -196,9 +293,112 @@ def write_report_if_missing(run_dir: str | os.PathLike[str], report: dict[str, A
     path = Path(run_dir) / REPORT
     if path.exists():
         return False
-    weights = {k: {"file": f} for k, f in WEIGHTS.items() if (Path(run_dir) / f).exists()}
-    _write_json(path, {**report, "finished": datetime.now().isoformat(timespec="seconds"), "weights": weights})
+    weights = {which: {"file": info["file"], "epoch": info.get("epoch")}
+               for which, info in saved_weights(run_dir).items()}
+    report = {**report, "finished": datetime.now().isoformat(timespec="seconds"), "weights": weights}
+    best = best_epoch_in_metrics(run_dir)
+    if best is not None:
+        report.setdefault("best_epoch", best[0])
+        note = best_weights_note(best[0], (weights.get("best") or {}).get("epoch"),
+                                 (weights.get("last") or {}).get("epoch"))
+        if note:
+            report["warnings"] = [*report.get("warnings", []), note]
+    _write_json(path, report)
     return True
+
+
+# -- what the weights files hold --------------------------------------------------------------------
+def weights_metadata(file: str | os.PathLike[str]) -> dict[str, str] | None:
+    """The ``__metadata__`` of a safetensors file, read from its header alone (no tensor is loaded,
+    torch is not imported); None when the file is missing or not safetensors."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(8)
+            if len(head) != 8:
+                return None
+            (size,) = struct.unpack("<Q", head)
+            if size > 100_000_000:
+                return None
+            header = json.loads(fh.read(size))
+    except (OSError, ValueError):
+        return None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+
+
+def _int(text: Any) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def saved_weights(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """What each weights file of a run holds, from the files themselves: ``{"best": {"file":
+    "best.safetensors", "epoch": 3, "step": 120, "monitor": "val_loss", "value": 0.37, "complete":
+    True}}``. Files written before the epoch was recorded in them have ``epoch`` None."""
+    out: dict[str, dict[str, Any]] = {}
+    for which, name in WEIGHTS.items():
+        meta = weights_metadata(Path(run_dir) / name)
+        if meta is None:
+            continue
+        info: dict[str, Any] = {"file": name, "epoch": _int(meta.get("epoch")), "step": _int(meta.get("step"))}
+        if meta.get("monitor"):
+            info["monitor"] = meta["monitor"]
+        try:
+            info["value"] = float(meta["value"])
+        except (KeyError, ValueError):
+            pass
+        info["complete"] = meta.get("complete", "true") != "false"
+        out[which] = info
+    return out
+
+
+def best_epoch_in_metrics(run_dir: str | os.PathLike[str]) -> tuple[int, dict[str, Any]] | None:
+    """The last epoch the metrics log marks as best, with its line (None when there is none)."""
+    epochs, _ = read_metrics(Path(run_dir) / METRICS)
+    best = [line for line in epochs if line.get("is_best") and isinstance(line.get("epoch"), int)]
+    return (best[-1]["epoch"], best[-1]) if best else None
+
+
+def describe_run_weights(run_dir: str | os.PathLike[str], which: str = "best") -> tuple[str, int | None, list[str]]:
+    """(the file used: "best" or "last", the epoch it holds, warnings) for loading ``which`` from a
+    run. The epoch comes from the file itself; a warning says when the run's best epoch (by its
+    report, else its metrics log) is not the one on disk, or when "best" fell back to "last"."""
+    run_dir = Path(run_dir)
+    saved = saved_weights(run_dir)
+    used = which if which in saved else "last"
+    info = saved.get(used) or {}
+    epoch = info.get("epoch")
+    warnings: list[str] = []
+    if epoch is None:   # a file from before epochs were recorded in it: trust the report
+        entry = ((_read_json(run_dir / REPORT) or {}).get("weights") or {}).get(used) or {}
+        epoch = entry.get("epoch") if isinstance(entry.get("epoch"), int) else None
+    if which == "best":
+        report = _read_json(run_dir / REPORT) or {}
+        best_epoch = report.get("best_epoch")
+        line: dict[str, Any] = {}
+        if not isinstance(best_epoch, int):
+            found = best_epoch_in_metrics(run_dir)
+            best_epoch, line = found if found else (None, {})
+        if used != "best" and best_epoch is not None:
+            warnings.append(f"The run kept no best weights; these are its last weights"
+                            f"{f' (epoch {epoch})' if epoch is not None else ''}, not those of its best epoch "
+                            f"{best_epoch}.")
+        elif isinstance(best_epoch, int) and epoch is not None and best_epoch != epoch:
+            monitor = info.get("monitor") or report.get("monitor") or "val_loss"
+            theirs = line.get(monitor, report.get("best_value") if report else None)
+            ours = info.get("value")
+            warnings.append(
+                f"The run's best epoch was {best_epoch}{_metric(monitor, theirs)}, but the run ended before its "
+                f"weights were saved: {WEIGHTS['best']} holds epoch {epoch}{_metric(monitor, ours)}.")
+    return used, epoch, warnings
+
+
+def _metric(name: str, value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f" ({name} {value:.4g})"
+    return ""
 
 
 # -- reading runs ---------------------------------------------------------------------------------

@@ -227,6 +227,14 @@ class LoadWeightsDialog(QDialog):
         if path is not None:
             self.set_source(path, kind)
 
+    def _label_which(self, run_dir: Path) -> None:
+        """Name the epoch each choice holds ("best weights (epoch 3)"), read from the weights files."""
+        from gui.training.runs_list import weights_epochs
+
+        held = weights_epochs(run_dir)
+        for i, (which, text) in enumerate((("best", "best epoch"), ("last", "last epoch"))):
+            self.which_box.setItemText(i, f"{which} weights{held[which]}" if which in held else text)
+
     @property
     def which(self) -> str:
         return str(self.which_box.currentData() or "best")
@@ -241,6 +249,8 @@ class LoadWeightsDialog(QDialog):
             self.which_box.setCurrentIndex(max(0, self.which_box.findData(which)))
         path = Path(path)
         self.source_path = path
+        if self.kind == "run":
+            self._label_which(path)
         if self.kind in self.path_edits:
             self.path_edits[self.kind].setText(str(path))
         elif self.run_box.findData(str(path)) < 0:

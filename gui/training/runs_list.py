@@ -250,13 +250,23 @@ class RunsList(QWidget):
             return
         path = Path(item.data(0, PATH_ROLE))
         menu = QMenu(self)
+        held = weights_epochs(path)
         actions: list[tuple[str, Callable[[], None]]] = [
             ("Open", lambda: self.openRequested.emit(path)),
-            ("Use best weights", lambda: self.useWeightsRequested.emit(path, "best")),
-            ("Use last weights", lambda: self.useWeightsRequested.emit(path, "last")),
+            (f"Use best weights{held.get('best', '')}", lambda: self.useWeightsRequested.emit(path, "best")),
+            (f"Use last weights{held.get('last', '')}", lambda: self.useWeightsRequested.emit(path, "last")),
         ]
         for text, fn in actions:
             act = QAction(text, menu)
             act.triggered.connect(lambda _c=False, f=fn: f())
             menu.addAction(act)
         menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+
+def weights_epochs(run_dir: Path) -> dict[str, str]:
+    """" (epoch N)" per weights file of a run, read from the files themselves (their header only), so
+    a menu names the epoch it would load, not the one the run's metrics call best."""
+    from engine.runs import saved_weights
+
+    return {which: f" (epoch {info['epoch']})" for which, info in saved_weights(run_dir).items()
+            if info.get("epoch") is not None}
