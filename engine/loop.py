@@ -37,6 +37,13 @@ LOSS_BUFFER = 1024
 #: gradient norms beyond these are reported as exploding (whole network) or vanishing (one layer)
 EXPLODING_GRADIENT = 1e4
 VANISHING_GRADIENT = 1e-7
+#: a run has diverged when its epoch training loss stays this many times above the loss of its first
+#: step (and above it by DIVERGENCE_MARGIN) for DIVERGENCE_EPOCHS epochs in a row
+DIVERGENCE_FACTOR = 10.0
+DIVERGENCE_MARGIN = 1e-3
+DIVERGENCE_EPOCHS = 3
+#: usual learning rates per optimizer, suggested when a run diverges
+TYPICAL_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
 
 
 @dataclass
@@ -53,9 +60,11 @@ class LoopResult:
 
 
 class Checkpoints:
-    """Where weights go; the run recorder implements it (tests may pass None)."""
+    """Where weights go; the run recorder implements it (tests may pass None). ``info`` holds what
+    the file should say about itself besides its epoch (step, monitored metric and value)."""
 
-    def save(self, which: str, state: dict[str, Any], epoch: int) -> None:  # pragma: no cover - interface
+    def save(self, which: str, state: dict[str, Any], epoch: int,
+             info: dict[str, Any] | None = None) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
 
@@ -93,9 +102,17 @@ class Trainer:
         self._last_emit = self.t0
         self._interval_loss = 0.0
         self._interval_samples = 0
-        self._writer: Any = None
+        self._writer: Any = None      # a CheckpointWriter, made on the first write
         self._gradient_warnings: set[str] = set()
-        self._dirty = False
+        self._dirty = False           # last_good is newer than last.safetensors
+        self._best_dirty = False      # best_state is newer than best.safetensors
+        self._last_info: dict[str, Any] = {}
+        self._best_info: dict[str, Any] = {}
+        self.epochs_done = 0
+        #: loss of the first step (what "far above its start" compares with) and the divergence found
+        self.start_loss: float | None = None
+        self.diverged: dict[str, Any] | None = None
+        self._epochs_above_start = 0
         self._setup()
 
     # -- set-up -----------------------------------------------------------------------------------
@@ -110,13 +127,23 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(opts.seed)
         # small data sets live on the device; one that would crowd a GPU stays in host memory and
         # goes over batch by batch
-        self.host_data = not fits_on_device(device, ds)
-        if self.host_data:
-            log.info("the data set stays in host memory (too big for %s)", device)
-        self.x_train = self._to_device(ds.x_train)
-        self.x_val = self._to_device(ds.x_val)
-        self.y_train, self.m_train = self.recipe.split_targets(self.x_train, self._to_device(ds.y_train))
-        self.y_val, self.m_val = self.recipe.split_targets(self.x_val, self._to_device(ds.y_val))
+        # image sets feed uint8 pixels (held or decoded by workers), normalised per batch: engine/image_feed.py
+        self.feed = None
+        if getattr(ds, "image_source", None) is not None:
+            from engine.image_feed import ImageFeed
+
+            self.feed = feed = ImageFeed(ds, device, opts, self.recipe)
+            self.host_data = feed.host_data
+            self.x_train, self.x_val = feed.x_train, feed.x_val
+            self.y_train, self.m_train, self.y_val, self.m_val = feed.y_train, feed.m_train, feed.y_val, feed.m_val
+        else:
+            self.host_data = not fits_on_device(device, ds)
+            if self.host_data:
+                log.info("the data set stays in host memory (too big for %s)", device)
+            self.x_train = self._to_device(ds.x_train)
+            self.x_val = self._to_device(ds.x_val)
+            self.y_train, self.m_train = self.recipe.split_targets(self.x_train, self._to_device(ds.y_train))
+            self.y_val, self.m_val = self.recipe.split_targets(self.x_val, self._to_device(ds.y_val))
         self.n_train = len(self.x_train)
         if self.n_train == 0 or len(self.x_val) == 0:
             raise TrainingError(f"The data set '{ds.name}' needs training and validation samples.", "data")
@@ -270,15 +297,19 @@ class Trainer:
         k = 0
         xb = None
         try:
+            batches = self.feed.train_batches(perm, bs, steps, epoch) if self.feed is not None else None
             for b in range(steps):
-                idx = perm[b * bs: (b + 1) * bs] if b < steps - 1 else perm[b * bs:]
-                xb = x.index_select(0, idx)
-                yb = xb if same else y.index_select(0, idx)
-                if host:
-                    xb = xb.to(device, non_blocking=True)
-                    yb = xb if same else yb.to(device, non_blocking=True)
+                if batches is not None:
+                    xb, yb = next(batches)
+                else:
+                    idx = perm[b * bs: (b + 1) * bs] if b < steps - 1 else perm[b * bs:]
+                    xb = x.index_select(0, idx)
+                    yb = xb if same else y.index_select(0, idx)
+                    if host:
+                        xb = xb.to(device, non_blocking=True)
+                        yb = xb if same else yb.to(device, non_blocking=True)
                 train_step(xb, yb, b, k)
-                self._pending_sizes.append(len(idx))
+                self._pending_sizes.append(len(xb))
                 k += 1
                 self.step += 1
                 if control.value != RUN:
@@ -330,6 +361,8 @@ class Trainer:
             for i, value in enumerate(losses):
                 if not math.isfinite(value):
                     raise self._nan_error(first_step + i, value)
+            if self.start_loss is None:
+                self.start_loss = losses[0]
             total = sum(v * s for v, s in zip(losses, sizes, strict=True))
             samples = sum(sizes)
             if self.parts_buf is not None:
@@ -423,7 +456,8 @@ class Trainer:
         grad_norm, layer_norms = self._last_grads      # read by the report at the end of the epoch
         metrics["grad_norm"] = grad_norm
         metrics["grad_norms"] = layer_norms
-        self._check_gradients(grad_norm, layer_norms, epoch)
+        blown_up = self._check_divergence(metrics["train_loss"], epoch)
+        self._check_gradients(grad_norm, layer_norms, epoch, blown_up)
         peak = peak_memory_mb(self.device)
         if peak is not None:
             metrics["memory_mb"] = peak
@@ -443,17 +477,59 @@ class Trainer:
                 else:
                     scheduler.step()
         self.last_good = snapshot(self.model)
+        self._last_info = self._weights_info(value, complete=True)
         self._dirty = True
         if improved:
             self.best_value = float(value)
             self.best_epoch = epoch
             self.best_state = self.last_good
-        if self.clock() - self._saved_at >= self.checkpoint_interval:
-            self._flush_checkpoints()      # written in the background while the next epoch trains
+            self._best_info = self._last_info
+            self._best_dirty = self.options.keep_best
+        # the epoch's line goes to the metrics log first, so a weights file never holds an epoch the
+        # log lacks; then a new best is written at once (the epoch the log calls best reaches the
+        # disk within a write's time) and the last weights every checkpoint_interval, in the background
         self.emit(EpochMetrics(now - self.t0, epoch, self.step, dict(metrics), improved))
+        if self._best_dirty or self.clock() - self._saved_at >= self.checkpoint_interval:
+            self._flush_checkpoints()
         self._send_previews(epoch)
+        self.epochs_done = epoch
+        failure = self._writer.error() if self._writer is not None else None
+        if failure is not None:        # a full disk: stop here rather than train on unsaved
+            raise failure
         metrics["_improved"] = improved
         return metrics
+
+    def _weights_info(self, value: Any, complete: bool) -> dict[str, Any]:
+        """What a weights file says about itself besides its epoch."""
+        info: dict[str, Any] = {"step": self.step, "complete": "true" if complete else "false"}
+        if isinstance(value, int | float) and math.isfinite(value):
+            info.update(monitor=self.options.resolved_monitor, value=repr(float(value)))
+        return info
+
+    def _check_divergence(self, train_loss: float, epoch: int) -> bool:
+        """Whether this epoch's training loss is far above the loss of the first step; after
+        DIVERGENCE_EPOCHS such epochs in a row (fewer when the run is shorter) the run is marked as
+        diverged and a warning says so, once. Recipes with several losses (GANs) are not judged."""
+        start = self.start_loss
+        if start is None or self.loss_names or not math.isfinite(train_loss):
+            return False
+        far = train_loss > DIVERGENCE_FACTOR * abs(start) and train_loss > start + DIVERGENCE_MARGIN
+        self._epochs_above_start = self._epochs_above_start + 1 if far else 0
+        needed = max(1, min(DIVERGENCE_EPOCHS, self.options.epochs))
+        if far and self.diverged is None and self._epochs_above_start >= needed:
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            typical = TYPICAL_LR.get(self.options.optimizer, 1e-3)
+            hints = [f"lower the learning rate (it is {lr:g}; try {min(lr / 10, typical):g})"]
+            if not self.options.grad_clip:
+                hints.append("turn on gradient clipping (e.g. 1.0)")
+            since = epoch - self._epochs_above_start + 1
+            message = (f"Training diverged: the training loss has stayed far above where it started for "
+                       f"{self._epochs_above_start} epochs ({train_loss:.4g} after epoch {epoch}, {start:.4g} at the "
+                       f"first step), so the network is not learning. To fix it: {' and '.join(hints)}.")
+            self.diverged = {"epoch": epoch, "since_epoch": since, "start_loss": start, "train_loss": train_loss,
+                             "message": message}
+            log.warning("%s", message)
+        return far
 
     def _send_previews(self, epoch: int) -> None:
         """What the model makes of a few validation samples (reconstructions, generated samples, text,
@@ -466,8 +542,11 @@ class Trainer:
         for kind, data in previews:
             self.emit(PreviewSamples(self._now(), epoch, kind, data))
 
-    def _check_gradients(self, total: float | None, layers: dict[str, float], epoch: int) -> None:
-        """Warn once per run when gradients vanish in some layer or explode overall."""
+    def _check_gradients(self, total: float | None, layers: dict[str, float], epoch: int,
+                         blown_up: bool = False) -> None:
+        """Warn once per run when gradients vanish in some layer or explode overall. While the loss
+        is far above its start (``blown_up``) dead layers are a symptom of the blow-up, not its
+        cause, so the vanishing warning waits (the divergence warning says what to change)."""
         if total is None:
             return
         warned = self._gradient_warnings
@@ -476,7 +555,7 @@ class Trainer:
             log.warning("The gradients are exploding (norm %.3g after epoch %d): lower the learning rate or turn on "
                         "gradient clipping.", total, epoch)
         dead = [name for name, value in layers.items() if value < VANISHING_GRADIENT]
-        if "vanish" not in warned and dead and total > 1e3 * VANISHING_GRADIENT:
+        if "vanish" not in warned and dead and total > 1e3 * VANISHING_GRADIENT and not blown_up:
             warned.add("vanish")
             log.warning("The gradients vanish in %s (norm below %g after epoch %d): those layers barely learn; try "
                         "ReLU/GELU instead of Sigmoid/Tanh, a normalization layer, or skip connections.",
@@ -495,16 +574,19 @@ class Trainer:
         bs = eval_batch_size(self.batch_size, self.device.type)
         total = torch.zeros((), dtype=torch.float64 if self.device.type != "mps" else torch.float32,
                             device=self.device)
-        for start in range(0, n, bs):
-            xb, yb, mb = x[start:start + bs], y[start:start + bs], m[start:start + bs]
-            if self.host_data:
+        batches = (self.feed.val_batches(bs) if self.feed is not None else
+                   ((x[s:s + bs], y[s:s + bs], m[s:s + bs]) for s in range(0, n, bs)))
+        seen = 0
+        for xb, yb, mb in batches:
+            if self.host_data and self.feed is None:
                 xb, yb, mb = (t.to(self.device, non_blocking=True) for t in (xb, yb, mb))
             with self.autocast():
                 out = model(xb)
                 loss = loss_fn(out, yb)
             total.add_(loss.detach().to(total.dtype) * len(xb))
             update(out.float(), mb)
-        result = {"val_loss": float(total.item()) / n}
+            seen += len(xb)
+        result = {"val_loss": float(total.item()) / max(seen, 1)}
         result.update(recipe.metrics(accumulator))
         recipe.add_derived_metrics(result)
         return result
@@ -514,54 +596,58 @@ class Trainer:
         return all(torch.isfinite(p).all() for p in self.model.parameters() if p.is_floating_point())
 
     def _flush_checkpoints(self, final: bool = False) -> None:
-        """Write last/best weights. Snapshots are host copies that are never changed afterwards, so
-        a background thread writes them while training goes on; the final flush waits for it."""
-        if self.checkpoints is None or not (self._dirty or final):
-            if final:
-                self._wait_for_writer()
+        """Hand the new best and/or last weights to the background writer (snapshots are host copies
+        never changed afterwards, so training goes on while they are written). The final flush also
+        writes the last weights, waits for the disk and raises what the writer could not do."""
+        if self.checkpoints is None:
             return
-        last = self.last_good
-        if final and self.control.value == STOP and self.current_state_ok():
-            last = snapshot(self.model)     # a stop mid-epoch keeps the weights as they are now
-        jobs = []
-        if last is not None:
-            jobs.append(("last", last, self.epoch))
-        if self.options.keep_best and self.best_state is not None:
-            jobs.append(("best", self.best_state, self.best_epoch or 0))
-        self._wait_for_writer()            # one write at a time, in order
+        if self._writer is None:
+            from engine.checkpoint_writer import CheckpointWriter
+
+            self._writer = CheckpointWriter(self.checkpoints)
+        if self._best_dirty and self.best_state is not None:
+            self._writer.submit("best", self.best_state, self.best_epoch or 0, self._best_info)
+            self._best_dirty = False
+        last, last_info = self.last_good, self._last_info
+        if final and self.control.value == STOP and self.epochs_done < self.epoch and self.current_state_ok():
+            # a stop mid-epoch keeps the weights as they are now
+            last, last_info = snapshot(self.model), self._weights_info(None, complete=False)
+        if last is not None and (self._dirty or final):
+            self._writer.submit("last", last, self.epoch, last_info)
+            self._saved_at = self.clock()
+            self._dirty = False
         if final:
-            for job in jobs:
-                self.checkpoints.save(*job)
-        elif jobs:
-            import threading
-
-            self._writer = threading.Thread(target=self._write, args=(jobs,), name="checkpoint-writer",
-                                            daemon=True)
-            self._writer.start()
-        self._saved_at = self.clock()
-        self._dirty = False
-
-    def _write(self, jobs: list[tuple[str, dict[str, torch.Tensor], int]]) -> None:
-        try:
-            for job in jobs:
-                self.checkpoints.save(*job)        # type: ignore[union-attr]
-        except Exception as exc:  # a full disk must not stop training; the final write reports it
-            log.warning("could not save the weights: %s", exc)
+            self._writer.close()
+            failure = self._writer.error()
+            if failure is not None:
+                raise failure
 
     def _wait_for_writer(self) -> None:
         if self._writer is not None:
-            self._writer.join()
-            self._writer = None
+            self._writer.close()
 
-    def save_after_failure(self) -> None:
-        """After a fault: keep the last good weights (never NaN ones)."""
+    def save_after_failure(self, error: TrainingError | None = None) -> None:
+        """After a fault (``error``): keep the last good weights (never NaN ones). A file already
+        holding the epoch is not written again; one that cannot be written (a full disk) keeps what
+        it held, and the failure is logged, not raised (the fault that ended the run is the one to
+        report, so a disk failure after a disk fault is only noted)."""
         self._wait_for_writer()
         if self.checkpoints is None:
             return
-        if self.last_good is not None:
-            self.checkpoints.save("last", self.last_good, self.epoch)
+        written = self._writer.written if self._writer is not None else {}
+        jobs = []
         if self.options.keep_best and self.best_state is not None:
-            self.checkpoints.save("best", self.best_state, self.best_epoch or 0)
+            jobs.append(("best", self.best_state, self.best_epoch or 0, self._best_info))
+        if self.last_good is not None:
+            jobs.append(("last", self.last_good, self.epochs_done or self.epoch, self._last_info))
+        for which, state, epoch, info in jobs:
+            if written.get(which) == epoch:
+                continue
+            try:
+                self.checkpoints.save(which, state, epoch, info)
+            except TrainingError as exc:
+                level = logging.INFO if error is not None and error.kind == exc.kind else logging.WARNING
+                log.log(level, "The %s weights of epoch %d were not saved: %s", which, epoch, exc.message)
 
 
 def fits_on_device(device: torch.device, dataset: Any) -> bool:

@@ -9,6 +9,7 @@ run folder keeps the settings, the metrics so far and the last good weights.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -77,7 +78,10 @@ def execute_run(request: RunRequest, emit: Callable[[Event], None], control: Any
     from engine.runs import RunRecorder
 
     t0 = time.monotonic()
-    recorder = RunRecorder(request.run_dir)
+    try:
+        recorder = RunRecorder(request.run_dir)
+    except TrainingError as exc:     # the run folder cannot be written at all (a full disk, say)
+        return _unrecorded_failure(exc, emit, time.monotonic() - t0)
     trainer = None
     error: TrainingError | None = None
     details = ""
@@ -97,10 +101,16 @@ def execute_run(request: RunRequest, emit: Callable[[Event], None], control: Any
     for logger in watched:
         logger.addHandler(forwarder)
     settings_raw = request.project.get("settings") or {}
-    recorder.start({"project": request.project, "project_name": request.project.get("name", ""),
-                    "network": request.network, "training": settings_raw.get(TRAINING_KEY),
-                    "dataset": settings_raw.get(DATASET_KEY), "overrides": request.overrides or {},
-                    "base_dir": request.base_dir})
+    try:
+        recorder.start({"project": request.project, "project_name": request.project.get("name", ""),
+                        "network": request.network, "training": settings_raw.get(TRAINING_KEY),
+                        "dataset": settings_raw.get(DATASET_KEY), "overrides": request.overrides or {},
+                        "base_dir": request.base_dir})
+    except TrainingError as exc:
+        for logger in watched:
+            logger.removeHandler(forwarder)
+        recorder.close()
+        return _unrecorded_failure(exc, emit, now())
     try:
         emit(StatusChanged(now(), "loading", "reading the project"))
         options, project, network = _read_project(request)
@@ -136,7 +146,7 @@ def execute_run(request: RunRequest, emit: Callable[[Event], None], control: Any
     except TrainingError as exc:
         error = exc
     except Exception as exc:  # every fault ends as a message, never as a crash
-        error = _classify(exc, trainer, device)
+        error = _classify(exc, trainer, device, request.run_dir)
         if error.kind == "internal":
             details = traceback.format_exc()
     finally:
@@ -146,14 +156,33 @@ def execute_run(request: RunRequest, emit: Callable[[Event], None], control: Any
         log.error("training failed: %s", details)
     if error is not None and trainer is not None:
         try:
-            trainer.save_after_failure()
+            trainer.save_after_failure(error)
         except Exception:  # pragma: no cover - a second fault while saving must not hide the first
             log.exception("could not save the weights after a failure")
     report = _report(request, result, error, trainer, dataset, now())
+    try:
+        report = recorder.finish(report)
+    except TrainingError as exc:     # no room even for the report: say so, keep the metrics so far
+        if error is None:
+            error = exc
+            report["status"] = "failed"
+            report["error"] = {"kind": exc.kind, "message": exc.message, "step": None, "node": None}
+        else:
+            emit(LogMessage(now(), "warning", f"The report could not be written: {exc.message}"))
+        report["report_written"] = False
     if error is not None:
         emit(RunError(now(), error.kind, error.message, error.step, error.node, details))
-    recorder.finish(report)
     emit(RunFinished(now(), report["status"], report))
+    return report
+
+
+def _unrecorded_failure(error: TrainingError, emit: Callable[[Event], None], elapsed: float) -> dict[str, Any]:
+    """The report of a run whose folder could not be written (so it is only returned and sent)."""
+    report = {"status": "failed", "error": {"kind": error.kind, "message": error.message, "step": None,
+                                            "node": None},
+              "elapsed_seconds": round(elapsed, 3), "report_written": False}
+    emit(RunError(elapsed, error.kind, error.message))
+    emit(RunFinished(elapsed, "failed", report))
     return report
 
 
@@ -199,10 +228,15 @@ def _compile(project: Any, network: str, seed: int) -> Any:
         raise TrainingError(f"The network cannot be built: {exc}", "network") from None
 
 
-def _classify(exc: Exception, trainer: Any, device: Any) -> TrainingError:
+def _classify(exc: Exception, trainer: Any, device: Any, run_dir: str | None = None) -> TrainingError:
     from engine.devices import is_device_error, is_out_of_memory
 
     step = trainer.step + 1 if trainer is not None else None
+    if isinstance(exc, OSError) and run_dir is not None and isinstance(exc.filename, str | os.PathLike) \
+            and Path(exc.filename).resolve().is_relative_to(Path(run_dir).resolve()):
+        from engine.runs import disk_error
+
+        return disk_error(exc, Path(exc.filename), None)
     if is_out_of_memory(exc) or isinstance(exc, MemoryError):
         bs = trainer.batch_size if trainer is not None else None
         hint = f"lower the batch size (e.g. to {max(1, bs // 2)})" if bs else "lower the batch size"
@@ -223,15 +257,22 @@ def _report(request: RunRequest, result: Any, error: TrainingError | None, train
                        "final_metrics": _summary(result.last_metrics),
                        "train_seconds": round(result.train_seconds, 3)})
     elif trainer is not None:
-        report.update({"epochs_done": max(0, trainer.epoch - 1), "steps": trainer.step,
-                       "best_epoch": trainer.best_epoch, "best_value": trainer.best_value})
+        report.update({"epochs_done": getattr(trainer, "epochs_done", max(0, trainer.epoch - 1)),
+                       "steps": trainer.step, "best_epoch": trainer.best_epoch, "best_value": trainer.best_value})
     if trainer is not None:
         report["monitor"] = trainer.options.resolved_monitor
         report["device"] = trainer.device.type
+        diverged = getattr(trainer, "diverged", None)
+        if diverged:
+            report["diverged"] = diverged
+            report["warnings"] = [*report.get("warnings", []), diverged["message"]]
     if error is not None:
         report["error"] = {"kind": error.kind, "message": error.message, "step": error.step, "node": error.node}
     if dataset is not None:
         report["dataset"] = dataset.describe()
+    feed = getattr(trainer, "feed", None)
+    if feed is not None:            # image sets: memory/cache/stream, why, and the unreadable files
+        report["images"] = feed.summary()
     report["elapsed_seconds"] = round(elapsed, 3)
     return report
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.assemble import build_dataset
 from engine.data.dataset import Dataset
 from engine.data.errors import DatasetError
+from engine.data.image_stream import ImageOptions, build_image_dataset, pil_image_module
 from engine.data.options import OptionReader
 from engine.data.spec import DatasetSpec
 
@@ -28,22 +28,8 @@ def _images_in(folder: Path) -> list[Path]:
     )
 
 
-def load_image_folder(spec: DatasetSpec, opts: OptionReader) -> Dataset:
-    """Images are resized to `size` (default 28×28) and kept as raw 0..255 values before normalisation.
-
-    Grayscale is the default because it matches the MNIST-style 1×28×28 input most small models
-    start from; set `grayscale` to false for 3-channel colour input.
-    """
-    height, width = opts.get_size("size", (28, 28))
-    grayscale = opts.get_bool("grayscale", True)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise DatasetError(
-            "Loading an image folder needs the Pillow package, which is not installed: run 'pip install pillow'."
-        ) from None
-
-    root = Path(str(spec.path)).expanduser()
+def list_image_folder(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """(image paths, class index of each, class names) of a folder of class sub-folders, checked."""
     if not root.exists():
         raise DatasetError(f"The image folder {root} does not exist: choose an existing folder.")
     if not root.is_dir():
@@ -75,28 +61,21 @@ def load_image_folder(spec: DatasetSpec, opts: OptionReader) -> Dataset:
         logger.warning(
             "Ignoring %d image(s) directly inside %s: they belong to no class folder", len(loose), root
         )
+    paths = [str(f) for _, files in classes for f in files]
+    labels = np.array([i for i, (_, files) in enumerate(classes) for _ in files], dtype=np.int64)
+    return paths, labels, [name for name, _ in classes]
 
-    mode = "L" if grayscale else "RGB"
-    images: list[np.ndarray] = []
-    labels: list[int] = []
-    for index, (_, files) in enumerate(classes):
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    pixels = np.asarray(img.convert(mode).resize((width, height), Image.Resampling.BILINEAR))
-            except (OSError, ValueError, Image.DecompressionBombError) as exc:
-                raise DatasetError(
-                    f"The image {file} could not be read ({exc}): remove or replace it."
-                ) from None
-            images.append(pixels[None] if grayscale else pixels.transpose(2, 0, 1))
-            labels.append(index)
-    logger.info("Read %d images in %d classes from %s", len(images), len(classes), root)
-    return build_dataset(
-        name=root.name,
-        task="classification",
-        x=np.stack(images).astype(np.float32),
-        y=np.array(labels, dtype=np.int64),
-        spec=spec,
-        input_norm="global",
-        class_names=[name for name, _ in classes],
-    )
+
+def load_image_folder(spec: DatasetSpec, opts: OptionReader) -> Dataset:
+    """Images are resized to `size` (default 28×28) and kept as raw 0..255 values until each batch.
+
+    Grayscale is the default because it matches the MNIST-style 1×28×28 input most small models
+    start from; set `grayscale` to false (or `channels` to 3 or 4) for colour input.
+    """
+    options = ImageOptions.read(opts)
+    pil_image_module()
+    root = Path(str(spec.path)).expanduser()
+    paths, labels, class_names = list_image_folder(root)
+    logger.info("Found %d images in %d classes in %s", len(paths), len(class_names), root)
+    return build_image_dataset(name=root.name, paths=paths, y=labels, task="classification", spec=spec,
+                               opts=options, class_names=class_names)
