@@ -300,20 +300,21 @@ def evaluate(project: Any, network: Any, weights: Mapping[str, Any] | None, data
     mode, classes = _classifier_setup(net, dataset, _loss_of(project))
     model, notes = build_model(project, net, weights)
     final = _final_activation(net)
-    x_val = np.asarray(dataset.x_val)
-    y_val = np.asarray(dataset.y_val).astype(np.int64)
-    n = len(x_val)
-    if n == 0:
+    from engine.model_inputs import validation_inputs
+
+    y_all = np.asarray(dataset.y_val).astype(np.int64)
+    if len(y_all) == 0:
         raise AnalysisError(f"The data set '{dataset.name}' has no validation samples to evaluate.", "data")
     per_position = bool(tuple(dataset.target_shape))
-    p_true_all = np.empty(n, dtype=np.float64)
-    p_pred_all = np.empty(n, dtype=np.float64)
+    p_true_parts: list[np.ndarray] = []
+    p_pred_parts: list[np.ndarray] = []
     preds: list[np.ndarray] = []
-    x_dtype = np.int64 if dataset.input_dtype == "int64" else np.float32
+    row_parts: list[np.ndarray] = []
+    inputs: dict[int, np.ndarray] = {}     # kept only while they may be among the worst samples
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x_val[start:start + batch_size], dtype=x_dtype))
-            yb = torch.from_numpy(y_val[start:start + batch_size])
+        # the inputs exactly as training fed them (image sets: normalised with the training statistics)
+        for rows, xb in validation_inputs(dataset, batch_size):
+            yb = torch.from_numpy(y_all[rows])
             out = model(xb)
             if isinstance(out, tuple):
                 out = out[0]
@@ -324,9 +325,18 @@ def evaluate(project: Any, network: Any, weights: Mapping[str, Any] | None, data
             if per_position:
                 p_true = p_true.reshape(len(xb), -1).mean(-1)
                 p_pred = p_pred.reshape(len(xb), -1).mean(-1)
-            p_true_all[start:start + len(xb)] = p_true.double().numpy()
-            p_pred_all[start:start + len(xb)] = p_pred.double().numpy()
+            p_true_parts.append(p_true.double().numpy())
+            p_pred_parts.append(p_pred.double().numpy())
             preds.append(pred.numpy())
+            row_parts.append(rows)
+            inputs = _worst_inputs(inputs, rows, xb.numpy(), np.concatenate(p_true_parts),
+                                   np.concatenate(row_parts), int(worst))
+    if not preds:
+        raise AnalysisError(f"None of the validation images of '{dataset.name}' could be read.", "data")
+    p_true_all, p_pred_all = np.concatenate(p_true_parts), np.concatenate(p_pred_parts)
+    kept_rows = np.concatenate(row_parts)
+    y_val = y_all[kept_rows]
+    n = len(kept_rows)
     pred_all = np.concatenate(preds)
     flat_true, flat_pred = y_val.reshape(-1), pred_all.reshape(-1)
     valid = (flat_true >= 0) & (flat_true < classes)
@@ -336,14 +346,28 @@ def evaluate(project: Any, network: Any, weights: Mapping[str, Any] | None, data
     total = int(confusion.sum())
     accuracy = float(np.trace(confusion) / total) if total else 0.0
     order = np.argsort(p_true_all, kind="stable")[:max(0, int(worst))]
-    worst_samples = [WorstSample(int(i), x_val[i].copy(), _value(y_val[i]), _value(pred_all[i]),
-                                 float(p_true_all[i]), float(p_pred_all[i])) for i in order]
+    worst_samples = [WorstSample(int(kept_rows[i]), inputs[int(kept_rows[i])], _value(y_val[i]),
+                                 _value(pred_all[i]), float(p_true_all[i]), float(p_pred_all[i])) for i in order]
     names = [str(c) for c in (dataset.class_names or dataset.vocab or [])]
     if len(names) != classes:
         names = [str(i) for i in range(classes)]
     return Evaluation(net.name, dataset.name, names, confusion, precision, recall, f1, support, accuracy,
                       worst_samples, n, per_position, input_kind(tuple(dataset.input_shape), dataset.input_dtype),
                       dataset.vocab, notes)
+
+
+def _worst_inputs(kept: Mapping[int, np.ndarray], rows: np.ndarray, batch: np.ndarray, p_true: np.ndarray,
+                  all_rows: np.ndarray, worst: int) -> dict[int, np.ndarray]:
+    """The inputs of the rows that are among the ``worst`` so far (a streamed set is not held in memory,
+    so the inputs to show are kept while the evaluation goes)."""
+    if worst <= 0:
+        return {}
+    wanted = {int(all_rows[i]) for i in np.argsort(p_true, kind="stable")[:worst]}
+    out = {r: x for r, x in kept.items() if r in wanted}
+    for j, r in enumerate(rows.tolist()):
+        if r in wanted:
+            out[r] = batch[j].copy()
+    return out
 
 
 def _value(a: np.ndarray) -> Any:

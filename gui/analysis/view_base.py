@@ -215,8 +215,10 @@ class AnalysisView(QDialog):
 
             if not len(dataset.x_val):
                 raise AnalysisError(f"The data set '{dataset.name}' has no validation samples.", "data")
+            from engine.model_inputs import validation_sample
+
             i = min(index, len(dataset.x_val) - 1)
-            return i, compute(project, dataset, dataset.x_val[i])
+            return i, compute(project, dataset, validation_sample(dataset, i))   # as training fed it
 
         return self.project_job(per_sample)
 

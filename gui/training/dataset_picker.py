@@ -10,6 +10,7 @@ window never waits for it; results for a spec that is no longer current are drop
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -40,13 +41,23 @@ from gui import commands
 from gui.session import EditorSession
 from gui.training import prompts
 from gui.training.background import run_in_background
+from gui.training.image_options import HANDLED as IMAGE_HANDLED
+from gui.training.image_options import IMAGE_KINDS
 
 log = logging.getLogger(__name__)
+
+#: what each way of feeding images means, for the line under the data set's summary
+FEEDING_MODES = {"memory": "all images decoded now and held in memory as uint8",
+                 "cache": "decoded by workers during the first epoch, then held in memory",
+                 "stream": "decoded from disk by workers every epoch"}
 
 #: kinds whose path is a folder (the others read one file)
 FOLDER_KINDS = frozenset({"image_folder", "idx"})
 FILE_FILTERS = {"csv": "CSV tables (*.csv *.tsv *.txt);;All files (*)", "npz": "NumPy archives (*.npz);;All files (*)",
-                "text": "Text files (*.txt);;All files (*)"}
+                "text_csv": "CSV tables (*.csv *.tsv *.txt);;All files (*)",
+                "text": "Text files (*.txt);;All files (*)",
+                "parquet": "Parquet tables (*.parquet *.pq);;All files (*)",
+                "image_list": "Image lists (*.csv *.tsv *.json);;All files (*)"}
 SPEC_DEFAULTS = {"path": None, "options": {}, "val_fraction": 0.2, "seed": 0, "normalize": True}
 #: data sets kept loaded (switching back and forth, undo/redo, does not reload them)
 CACHE_SIZE = 2
@@ -166,6 +177,13 @@ class DatasetPicker(QScrollArea):
         self.options_form.setContentsMargins(0, 0, 0, 0)
         self.options_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow(self.options_box)
+        # image sets: typed option editors and the Augmentation section, made once the data-set code is
+        # loaded (in the background, with the catalog), so building the panel never waits for it
+        self.image_box: Any = None
+        self.augment: Any = None
+        self._image_slot = QVBoxLayout()
+        self._image_slot.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self._image_slot)
 
         split = QWidget()
         split_layout = QHBoxLayout(split)
@@ -191,6 +209,9 @@ class DatasetPicker(QScrollArea):
         form.addRow("Split", split)
         form.addRow("", self.norm_check)
         outer.addLayout(form)
+        self._augment_slot = QVBoxLayout()
+        self._augment_slot.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(self._augment_slot)
 
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -198,6 +219,11 @@ class DatasetPicker(QScrollArea):
         self.shapes = QLabel()
         self.shapes.setWordWrap(True)
         self.shapes.setTextFormat(Qt.TextFormat.RichText)
+        self.feeding = QLabel()     # image sets: memory / cache / stream, and why
+        self.feeding.setWordWrap(True)
+        self.feeding.setTextFormat(Qt.TextFormat.RichText)
+        self.feeding.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.feeding.hide()
         self.compat = QLabel()
         self.compat.setWordWrap(True)
         self.compat.setTextFormat(Qt.TextFormat.RichText)
@@ -210,7 +236,7 @@ class DatasetPicker(QScrollArea):
         from gui.training.preview import PreviewView  # numpy: only once the panel is built
 
         self.preview = PreviewView()
-        for w in (self.summary, self.shapes, self.compat, self.error_label):
+        for w in (self.summary, self.shapes, self.feeding, self.compat, self.error_label):
             outer.addWidget(w)
         outer.addWidget(self.preview, 1)
         self.setWidget(page)
@@ -257,7 +283,18 @@ class DatasetPicker(QScrollArea):
             self.path_label.setVisible(needs_path)
             self.path_row.setVisible(needs_path)
             self.path_edit.setText(str(raw.get("path") or "") if raw else "")
-            self._build_options(info[2] if info else [], (raw or {}).get("options") or {})
+            options = (raw or {}).get("options") or {}
+            names = info[2] if info else []
+            image = kind in IMAGE_KINDS and bool(self.kinds)
+            if image:       # typed editors and the augmentation section instead of text fields
+                self._ensure_image_widgets()
+                names = [n for n in names if n not in IMAGE_HANDLED]
+                self.image_box.set_values(kind or "", options)
+                self.augment.set_values(options.get("augment"))
+            for w in (self.image_box, self.augment):
+                if w is not None:
+                    w.setVisible(image)
+            self._build_options(names, options)
             self.val_spin.setValue(float((raw or {}).get("val_fraction", 0.2) or 0.2))
             self.seed_spin.setValue(int((raw or {}).get("seed", 0) or 0))
             self.norm_check.setChecked(bool((raw or {}).get("normalize", True)))
@@ -266,6 +303,18 @@ class DatasetPicker(QScrollArea):
         finally:
             self._syncing = False
         self._reload_timer.start()
+
+    def _ensure_image_widgets(self) -> None:
+        if self.image_box is not None:
+            return
+        from gui.training.image_options import AugmentSection, ImageOptionsBox
+
+        self.image_box = ImageOptionsBox()
+        self.image_box.edited.connect(self.set_option)
+        self._image_slot.addWidget(self.image_box)
+        self.augment = AugmentSection(self._augment_source)
+        self.augment.edited.connect(self.set_augment)
+        self._augment_slot.addWidget(self.augment)
 
     def _fill_combo(self, kind: str | None) -> None:
         combo = self.kind_combo
@@ -321,11 +370,12 @@ class DatasetPicker(QScrollArea):
         self._show_error(f"The list of data sets cannot be read: {exc}")
 
     # -- edits going out ----------------------------------------------------------------------------
-    def _push(self, data: dict[str, Any], text: str) -> None:
+    def _push(self, data: dict[str, Any], text: str, merge_key: object | None = None) -> None:
         new = minimal_spec(data)
         if new == self.current():
             return
-        self.session.push(commands.SetSettingCommand(self.session.project, DATASET_KEY, new, text))
+        self.session.push(commands.SetSettingCommand(self.session.project, DATASET_KEY, new, text,
+                                                     merge_key=merge_key))
 
     def choose_kind(self, kind: str) -> None:
         """Switch to another kind (its options start from their defaults; the split is kept)."""
@@ -378,7 +428,9 @@ class DatasetPicker(QScrollArea):
         if chosen:
             self.set_path(str(chosen))
 
-    def set_option(self, name: str, value: Any) -> None:
+    def set_option(self, name: str, value: Any, merge_key: object | None = None) -> None:
+        """Set (None: remove) one option; edits with the same ``merge_key`` (one spin-box drag) merge
+        into one undo step."""
         raw = self.current()
         if raw is None:
             return
@@ -387,7 +439,40 @@ class DatasetPicker(QScrollArea):
             options.pop(name, None)
         else:
             options[name] = value
-        self._push({**raw, "options": options}, f"Set data set option {name}")
+        if name == "channels":
+            options.pop("grayscale", None)      # 'channels' says it all; an old 'grayscale' would only confuse
+        self._push({**raw, "options": options}, f"Set data set option {name}", merge_key)
+
+    def set_augment(self, name: str, value: Any, merge_key: object | None = None) -> None:
+        """Set one augmentation (an undoable edit of the data set's 'augment' option); a value the
+        engine refuses is shown under its field and not stored."""
+        from engine.augment import AUGMENT_SPECS, AugmentOptions
+        from engine.data import DatasetError
+
+        raw = self.current()
+        if raw is None:
+            return
+        options = dict(raw.get("options") or {})
+        current = options.get("augment") if isinstance(options.get("augment"), Mapping) else {}
+        editor = self.augment.editors.get(name)
+        try:
+            augment = AugmentOptions.from_dict({**current, name: value}).to_dict()
+        except DatasetError as exc:
+            if editor is not None:
+                editor.show_error(str(exc))
+            return
+        if editor is not None:
+            editor.show_error(None)
+        if augment:
+            options["augment"] = augment
+        else:
+            options.pop("augment", None)
+        label = next((s.label for s in AUGMENT_SPECS if s.name == name), name)
+        self._push({**raw, "options": options}, f"Set augmentation {label.lower()}", merge_key)
+
+    def _augment_source(self) -> tuple[dict[str, Any], str | None] | None:
+        raw = self.current()
+        return (raw, self.base_dir()) if raw is not None and raw.get("kind") in IMAGE_KINDS else None
 
     def _option_edited(self, name: str) -> None:
         if not self._syncing:
@@ -457,6 +542,7 @@ class DatasetPicker(QScrollArea):
         if dataset is None:
             self.summary.setText("")
             self.shapes.setText("")
+            self._show_feeding(None)
             self.compat.setText("")
             self.preview.show_message("" if self.current() else "No data set chosen yet.")
             return
@@ -464,6 +550,7 @@ class DatasetPicker(QScrollArea):
 
         self.summary.setText(f"<b>{dataset.describe()}</b>")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self._show_feeding(dataset)
         target = {"classification": f"a class index ({dataset.num_classes} classes)",
                   "regression": ("a number" if not dataset.target_shape
                                  else f"{format_shape(dataset.target_shape)} numbers"),
@@ -474,6 +561,20 @@ class DatasetPicker(QScrollArea):
         self._check_fit()
         self.preview.show_preview(preview)
         self.loaded.emit(str(dataset.name), dataset.describe())
+
+    def _show_feeding(self, dataset: Any) -> None:
+        """Image sets: how training will feed the images (memory / cache / stream) and why."""
+        source = getattr(dataset, "image_source", None)
+        self.feeding.setVisible(source is not None)
+        if source is None:
+            self.feeding.setText("")
+            return
+        from gui import theme
+
+        meaning = FEEDING_MODES.get(source.mode, "")
+        muted = theme.current().muted_text.name()
+        self.feeding.setText(f"Feeding: <b>{source.mode}</b> — {meaning} <span style='color:{muted}'>"
+                             f"({html.escape(source.reason)})</span>")
 
     def _check_fit(self) -> None:
         """Say whether the data fits the current network's Input node (before any training)."""
