@@ -75,6 +75,7 @@ BARS: dict[str, list[Bar]] = {
     "seq2seq-reverse": [Bar("token_accuracy", _metric("val_accuracy"), minimum=0.95)],
     "forecast-sine": [Bar("val_mse", _metric("val_mse"), maximum=0.01)],
     "char-lm": [Bar("char_accuracy", _metric("val_accuracy"), minimum=0.5)],
+    "text-classifier": [Bar("val_accuracy", _metric("val_accuracy"), minimum=0.95)],
     "autoencoder-digits": [Bar("reconstruction_mse", _metric("val_reconstruction_error"), maximum=10.0)],
     "gan-mixture": [Bar("modes_covered", _metric("modes_covered"), minimum=8, shown=_modes),
                     Bar("high_quality_fraction", _metric("high_quality_fraction"), minimum=0.8)],

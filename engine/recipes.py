@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.data import Dataset, check_input_shape, format_shape
+from engine.data.compat import check_vocabulary
 from engine.errors import TrainingError
 from engine.metrics import classification_metrics, regression_metrics, target_scale
 from engine.options import TrainingOptions
@@ -397,6 +398,12 @@ def make_recipe(options: TrainingOptions, dataset: Dataset, network: Any) -> Rec
     problem = check_input_shape(dataset, node.params["shape"], node.params["dtype"], node.name)
     if problem:
         raise TrainingError(problem, "shape", node=node.id)
+    for edge in network.out_edges(node.id):
+        target = network.node(edge.target)
+        if target.type_id == "Embedding":
+            problem = check_vocabulary(dataset, target.params["num_embeddings"], target.label())
+            if problem:
+                raise TrainingError(problem, "shape", node=target.id)
     cls = _recipe_classes()[options.recipe]
     if options.recipe == "autoencoder":
         return cls(options, dataset, ends, network)  # type: ignore[call-arg]

@@ -141,6 +141,28 @@ def _char_lm() -> Project:
     })
 
 
+#: the text data sets' default vocabulary cap and text length (engine.data.text_table); a CSV of your own
+#: with another 'vocab_size' or 'max_length' needs the same numbers in the Embedding and the Input
+_TEXT_VOCAB = 2000
+_TEXT_LENGTH = 32
+
+
+def _text_classifier() -> Project:
+    """Token ids -> word vectors -> a bidirectional LSTM reading the sentence both ways (so "not" can
+    flip the word after it) -> the strongest signal of each feature wherever it appears in the sentence
+    (max pooling, so where the padding starts matters little) -> classes."""
+    b = NetworkBuilder()
+    x = b.input((_TEXT_LENGTH,), dtype="int64", name="tokens")
+    h = b.chain(x, ("Embedding", {"num_embeddings": _TEXT_VOCAB, "embedding_dim": 32}),
+                ("LSTM", {"hidden_size": 48, "bidirectional": True, "output": "sequence"}),
+                ("SequencePool", {"mode": "max"}), ("Dropout", {"p": 0.2}), ("Dense", {"units": 2}))
+    b.output(h, name="logits")
+    return b.project("Text classifier", {
+        "dataset": {"kind": "sentiment"},
+        "training": {"recipe": "classification", "epochs": 8, "batch_size": 32, "optimizer": "adam", "lr": 5e-3},
+    })
+
+
 def _autoencoder_digits() -> Project:
     b = NetworkBuilder()
     x = b.input((1, 8, 8), name="image")
@@ -192,6 +214,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("seq2seq-reverse", "Attention encoder-decoder writing token sequences backwards", _seq2seq_reverse),
     Template("forecast-sine", "LSTM forecasting sine waves one step ahead at every position", _forecast_sine),
     Template("char-lm", "Character-level LSTM language model of a short story (or your text)", _char_lm),
+    Template("text-classifier", "Embedding, LSTM and pooling classifying short reviews as positive or "
+             "negative (or the texts of your CSV)", _text_classifier),
     Template("autoencoder-digits", "Autoencoder squeezing 8×8 digits through a 2-D latent code",
              _autoencoder_digits),
     Template("gan-mixture", "GAN learning a ring of 8 Gaussian blobs in 2-D", _gan_mixture),

@@ -57,3 +57,25 @@ def check_input_shape(
     if not problems:
         return None
     return f"Input '{input_name}' " + " and ".join(problems) + ": " + " and ".join(fixes) + "."
+
+
+def check_vocabulary(dataset: Dataset, num_embeddings: int, node_label: str) -> str | None:
+    """None when an Embedding fed by the data has a vector for every token id the data holds.
+
+    Without this check an id past the table fails deep inside the first step with PyTorch's "index
+    out of range"; a learned vocabulary (a CSV of your own) easily outgrows an Embedding drawn for
+    another data set.
+    """
+    if dataset.input_dtype != "int64":
+        return None
+    needed = len(dataset.vocab) if dataset.vocab else 0
+    for ids in (dataset.x_train, dataset.x_val):
+        if ids.size:
+            needed = max(needed, int(ids.max()) + 1)
+    if num_embeddings >= needed:
+        return None
+    fix = f"set its num_embeddings to {needed}"
+    if dataset.vocab and dataset.vocab[:2] == ["[PAD]", "[UNK]"]:
+        fix += f" (or the data set's 'vocab_size' option to {num_embeddings})"
+    return (f"{node_label} has vectors for {num_embeddings} token ids but the data set '{dataset.name}' holds "
+            f"ids 0 to {needed - 1}: {fix}.")

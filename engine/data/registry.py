@@ -10,10 +10,14 @@ from engine.data import (
     csv_table,
     idx_files,
     image_folder,
+    image_list,
+    image_stream,
     npz_arrays,
     points,
+    sentiment,
     sklearn_sets,
     text,
+    text_table,
     token_tasks,
     waves,
 )
@@ -21,6 +25,7 @@ from engine.data.dataset import Dataset
 from engine.data.errors import DatasetError
 from engine.data.options import OptionReader
 from engine.data.spec import DatasetSpec
+from graph.quoting import cut, quote
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +125,31 @@ KINDS: dict[str, DatasetKind] = {
             frozenset({"seq_len", "stride"}),
         ),
         DatasetKind(
+            "sentiment",
+            "Short generated reviews labelled positive or negative (negations, 'but'): text classification",
+            sentiment.load_sentiment,
+            sentiment.OPTIONS,
+        ),
+        DatasetKind(
             "csv",
             "Your CSV table: pick a target column to predict",
             csv_table.load_csv,
             frozenset({"target", "task", "delimiter", "exclude", "max_categories"}),
+            needs_path=True,
+        ),
+        DatasetKind(
+            "parquet",
+            "Your Parquet table: pick a target column to predict",
+            csv_table.load_parquet,
+            frozenset({"target", "task", "exclude", "max_categories"}),
+            needs_path=True,
+        ),
+        DatasetKind(
+            "text_csv",
+            "Your CSV of texts and labels (text_column, label_column): text classification with a learned "
+            "vocabulary",
+            text_table.load_text_csv,
+            text_table.CSV_OPTIONS,
             needs_path=True,
         ),
         DatasetKind(
@@ -137,7 +163,14 @@ KINDS: dict[str, DatasetKind] = {
             "image_folder",
             "Your images, one sub-folder per class",
             image_folder.load_image_folder,
-            frozenset({"size", "grayscale"}),
+            image_stream.IMAGE_OPTIONS,
+            needs_path=True,
+        ),
+        DatasetKind(
+            "image_list",
+            "Your images listed in a CSV or JSON file with a label (or number) column",
+            image_list.load_image_list,
+            image_list.LIST_OPTIONS,
             needs_path=True,
         ),
         DatasetKind(
@@ -166,12 +199,13 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
         raise DatasetError(f"Expected a data set description, got {type(spec).__name__}.")
     entry = KINDS.get(spec.kind)
     if entry is None:
-        raise DatasetError(f"Unknown data set kind '{spec.kind}'; known kinds: {', '.join(KINDS)}.")
+        raise DatasetError(f"Unknown data set kind {quote(spec.kind)}; known kinds: {', '.join(KINDS)}.")
     unknown = sorted(set(spec.options) - entry.options)
     if unknown:
         allowed = ", ".join(sorted(entry.options)) if entry.options else "none"
         raise DatasetError(
-            f"The '{spec.kind}' data set has no option {', '.join(repr(u) for u in unknown)}; its options are: {allowed}."
+            f"The '{spec.kind}' data set has no option {', '.join(cut(repr(u)) for u in unknown[:10])}"
+            f"{f' (and {len(unknown) - 10} more)' if len(unknown) > 10 else ''}; its options are: {allowed}."
         )
     if entry.needs_path and not spec.path:
         raise DatasetError(f"The '{spec.kind}' data set reads your own data: choose a file or folder for it.")
@@ -184,6 +218,6 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
     except OSError as exc:
         # Loaders report the errors they expect; this is the safety net for e.g. a disk vanishing mid-read.
         where = exc.filename or spec.path or spec.kind
-        raise DatasetError(f"Could not read {where}: {exc.strerror or exc}.") from None
+        raise DatasetError(f"Could not read {cut(where, 160)}: {exc.strerror or exc}.") from None
     logger.info("Loaded %s", dataset.describe())
     return dataset

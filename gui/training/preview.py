@@ -60,7 +60,11 @@ def _target_text(dataset: Any, y: Any) -> str:
 
 
 def _detokenize(vocab: list[str], ids: np.ndarray) -> str:
-    ids = ids.reshape(-1)[:MAX_TOKENS]
+    ids = ids.reshape(-1)
+    if vocab and vocab[0] == "[PAD]":       # a padded text: show the text, not the padding after it
+        kept = np.flatnonzero(ids)
+        ids = ids[:kept[-1] + 1] if kept.size else ids[:1]
+    ids = ids[:MAX_TOKENS]
     words = [vocab[i] if 0 <= i < len(vocab) else "?" for i in ids.tolist()]
     joiner = "" if all(len(w) == 1 for w in words) else " "
     return joiner.join(words).replace("\n", "⏎")

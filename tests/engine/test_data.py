@@ -73,7 +73,7 @@ def test_picker_lists_every_builtin_and_user_kind() -> None:
     builtin = dict(builtin_datasets())
     assert {case[0] for case in BUILTIN_CASES} <= set(builtin)
     assert all(isinstance(text, str) and text for text in builtin.values())
-    assert {kind for kind, _ in user_data_kinds()} == {"csv", "npz", "image_folder", "idx"}
+    assert {kind for kind, _ in user_data_kinds()} == {"csv", "parquet", "text_csv", "npz", "image_folder", "image_list", "idx"}
 
 
 @pytest.mark.parametrize(

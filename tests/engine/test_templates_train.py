@@ -14,6 +14,7 @@ from tests.engine.conftest import of_type
 FIGURE = {"mlp-digits": "val_accuracy", "cnn-digits": "val_accuracy", "lstm-sequence": "val_accuracy",
           "transformer-sequence": "val_accuracy", "rnn-sequence": "val_accuracy", "gru-sequence": "val_accuracy",
           "seq2seq-reverse": "val_accuracy", "forecast-sine": "val_mse", "char-lm": "val_perplexity",
+          "text-classifier": "val_accuracy",
           "autoencoder-digits": "val_reconstruction_error", "gan-mixture": "modes_covered",
           "gan-digits": "classes_covered"}
 

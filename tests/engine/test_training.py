@@ -186,7 +186,23 @@ def test_regression_output_width(run_in_process):
 
 
 def test_runtime_failure_names_the_node(run_in_process):
-    """Token ids beyond an Embedding's size pass shape inference but fail on real data."""
+    """Token ids beyond an Embedding's size pass shape inference but fail on real data. (An Embedding
+    fed straight by the Input is checked against the data's vocabulary before training; behind a
+    Reshape it is not, so the failure happens in the first step and is traced to the node.)"""
+    b = NetworkBuilder()
+    x = b.input((8,), dtype="int64", name="tokens")
+    h = b.chain(x, ("Reshape", {"shape": (8,)}), ("Embedding", {"num_embeddings": 3, "embedding_dim": 4}),
+                ("SequencePool", {"mode": "mean"}), ("Dense", {"units": 4}))
+    b.output(h, name="logits")
+    project = b.project("emb", {"dataset": {"kind": "sequence_majority",
+                                            "options": {"n_samples": 100, "seq_len": 8, "vocab_size": 4}}})
+    report, events, _ = run_in_process(project)
+    error = of_type(events, RunError)[0]
+    assert error.kind == "shape" and error.node == "n3" and error.step == 1
+    assert error.message.startswith("Embedding 'embedding_1' failed on the data at step 1")
+
+
+def test_an_embedding_too_small_for_the_data_is_refused_before_training(run_in_process):
     b = NetworkBuilder()
     x = b.input((8,), dtype="int64", name="tokens")
     h = b.chain(x, ("Embedding", {"num_embeddings": 3, "embedding_dim": 4}), ("SequencePool", {"mode": "mean"}),
@@ -196,8 +212,9 @@ def test_runtime_failure_names_the_node(run_in_process):
                                             "options": {"n_samples": 100, "seq_len": 8, "vocab_size": 4}}})
     report, events, _ = run_in_process(project)
     error = of_type(events, RunError)[0]
-    assert error.kind == "shape" and error.node == "n2" and error.step == 1
-    assert error.message.startswith("Embedding 'embedding_1' failed on the data at step 1")
+    assert error.kind == "shape" and error.node == "n2" and error.step is None
+    assert error.message == ("Embedding 'embedding_1' has vectors for 3 token ids but the data set "
+                             "'sequence_majority' holds ids 0 to 3: set its num_embeddings to 4.")
 
 
 def test_missing_and_corrupt_data_files(run_in_process, tmp_path):
