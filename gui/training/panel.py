@@ -58,6 +58,7 @@ ERROR_TITLES = {
     "nan": "The loss became NaN or infinite",
     "oom": "Out of memory",
     "device": "The device failed",
+    "disk": "The run folder cannot be written",
     "network": "The network has problems to fix first",
     "worker_died": "The training process died",
     "internal": "Training failed unexpectedly",
