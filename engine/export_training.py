@@ -15,7 +15,6 @@ User text (paths, column names) only enters the script through ``ascii()`` liter
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -109,152 +108,179 @@ def assemble(x, y, task, input_norm, normalize_target=False, mask=None, val=None
 '''
 
 
-def _loader_sklearn(kind: str, options: dict[str, Any]) -> str:
+_LOAD_DIGITS = '''
+def load_data():
+    """The 8x8 handwritten digits bundled with scikit-learn."""
+    from sklearn import datasets
+
+    bunch = datasets.load_digits()
+    x = bunch.data.astype(np.float32)
+    if not SOURCE["flat"]:
+        x = x.reshape(-1, 1, 8, 8)
+    return assemble(x, bunch.target.astype(np.int64), "classification", "global")
+'''
+
+#: the tabular scikit-learn sets, kind -> loader source (kinds and functions are ours, never user text)
+_LOAD_TABULAR = {kind: f'''
+def load_data():
+    """A tabular data set bundled with scikit-learn ({function})."""
+    from sklearn import datasets
+
+    bunch = datasets.{function}()
+    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "classification", "per_feature")
+''' for kind, function in _SKLEARN_TABULAR.items()}
+
+_LOAD_DIABETES = '''
+def load_data():
+    """Diabetes progression (raw features) bundled with scikit-learn."""
+    from sklearn import datasets
+
+    bunch = datasets.load_diabetes(scaled=False)
+    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "regression", "per_feature",
+                    normalize_target=True)
+'''
+
+_LOAD_MOONS = '''
+def load_data():
+    """Two interleaving half-moons (scikit-learn's make_moons)."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=SOURCE["n_samples"], noise=SOURCE["noise"], random_state=DATASET["seed"])
+    return assemble(x.astype(np.float32), y.astype(np.int64), "classification", "per_feature")
+'''
+
+_LOAD_NPZ = '''
+def load_data():
+    """The arrays SOURCE["x_key"] and SOURCE["y_key"] of the .npz file (plus their *_val arrays, if any)."""
+    task, tokens, x_key, y_key = SOURCE["task"], SOURCE["tokens"], SOURCE["x_key"], SOURCE["y_key"]
+    with np.load(SOURCE["path"], allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    x, y = arrays[x_key], arrays[y_key]
+    val = None
+    if x_key + "_val" in arrays and y_key + "_val" in arrays:
+        val = (arrays[x_key + "_val"], arrays[y_key + "_val"])
+    if task == "classification":
+        labels = np.concatenate([y, val[1]]) if val else y
+        _, encoded = np.unique(labels, return_inverse=True)
+        encoded = encoded.astype(np.int64).reshape(-1)
+        y = encoded[:len(y)]
+        if val:
+            val = (val[0], encoded[len(y):])
+    x_type = np.int64 if tokens else np.float32
+    x = x.astype(x_type)
+    if val:
+        val = (val[0].astype(x_type), val[1])
+    input_norm = None if tokens else ("per_feature" if x.ndim == 2 else "global")
+    return assemble(x, y, task, input_norm, normalize_target=True, val=val)
+'''
+
+_LOAD_CSV = '''
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+
+
+def _numbers(cells):
+    """The column as floats (NaN where missing), or None if a present cell is not a number."""
+    values = np.full(len(cells), np.nan)
+    for i, cell in enumerate(cells):
+        if cell.lower() in MISSING:
+            continue
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            return None
+    if not np.all(np.isfinite(values[~np.isnan(values)])):
+        return None
+    return values
+
+
+def load_data():
+    """The CSV table: numbers as they are (missing -> column mean), text columns one-hot encoded."""
+    import csv
+    import io
+
+    task, target, exclude = SOURCE["task"], SOURCE["target"], SOURCE["exclude"]
+    delimiter = SOURCE["delimiter"]
+    with open(SOURCE["path"], encoding="utf-8-sig") as fh:
+        text = fh.read()
+    if delimiter is None:
+        delimiter = max([",", ";", "\\t", "|"], key=text.split("\\n", 1)[0].count)
+    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
+            if any(cell.strip() for cell in row)]
+    header = [name or f"column {i + 1}" for i, name in enumerate(rows[0])]
+    columns = {name: [row[i] for row in rows[1:]] for i, name in enumerate(header)}
+    keep = [cell.lower() not in MISSING for cell in columns[target]]
+    columns = {name: [c for c, k in zip(cells, keep) if k] for name, cells in columns.items()}
+    numbers = _numbers(columns[target])
+    if task == "regression":
+        y = numbers.astype(np.float32)
+    else:
+        _, y = np.unique(numbers if numbers is not None else np.array(columns[target]), return_inverse=True)
+        y = y.astype(np.int64).reshape(-1)
+    blocks, mask = [], []
+    for name in header:
+        if name == target or name in exclude:
+            continue
+        cells = columns[name]
+        values = _numbers(cells)
+        if values is not None:
+            missing = np.isnan(values)
+            if missing.all():
+                continue
+            if missing.any():
+                values[missing] = float(np.nanmean(values))
+            blocks.append(values[:, None])
+            mask.append(True)
+            continue
+        cells = ["(missing)" if c.lower() in MISSING else c for c in cells]
+        categories = sorted(set(cells))
+        index = {c: i for i, c in enumerate(categories)}
+        one_hot = np.zeros((len(cells), len(categories)))
+        one_hot[np.arange(len(cells)), [index[c] for c in cells]] = 1.0
+        blocks.append(one_hot)
+        mask.extend([False] * len(categories))
+    x = np.concatenate(blocks, axis=1).astype(np.float32)
+    return assemble(x, y, task, "per_feature", normalize_target=True, mask=np.array(mask))
+'''
+
+_LOAD_ARRAYS = '''
+def load_data():
+    """The split, normalised arrays of the data set (see SOURCE), saved by DeepCanvas next to this script."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SOURCE["file"])
+    with np.load(path, allow_pickle=False) as data:
+        return [data[key] for key in ("x_train", "y_train", "x_val", "y_val")]
+'''
+
+_FIXED_LOADERS = {"digits": _LOAD_DIGITS, "diabetes": _LOAD_DIABETES, "moons": _LOAD_MOONS, "npz": _LOAD_NPZ,
+                  "csv": _LOAD_CSV, **_LOAD_TABULAR}
+
+
+def _loader(kind: str) -> str:
+    """The fixed source of ``load_data`` for a data set kind: no user text, that is all in SOURCE."""
+    return _FIXED_LOADERS.get(kind, _LOAD_ARRAYS).strip("\n")
+
+
+def _source_info(kind: str, options: dict[str, Any], path: str | None, dataset: Any,
+                 arrays_file: str) -> dict[str, Any]:
+    """SOURCE: what the loader reads besides DATASET (the file's absolute path, keys, column
+    names, the data set's name), to be written into the script as data."""
+    info: dict[str, Any] = {"name": str(dataset.name), "task": str(dataset.task)}
     if kind == "digits":
-        reshape = "" if options.get("flat", False) else "    x = x.reshape(-1, 1, 8, 8)\n"
-        return ('def load_data():\n    """The 8x8 handwritten digits bundled with scikit-learn."""\n'
-                "    from sklearn import datasets\n\n"
-                "    bunch = datasets.load_digits()\n"
-                "    x = bunch.data.astype(np.float32)\n" + reshape +
-                '    return assemble(x, bunch.target.astype(np.int64), "classification", "global")')
-    if kind in _SKLEARN_TABULAR:
-        return (f'def load_data():\n    """The {kind} data set bundled with scikit-learn."""\n'
-                "    from sklearn import datasets\n\n"
-                f"    bunch = datasets.{_SKLEARN_TABULAR[kind]}()\n"
-                "    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "
-                '"classification", "per_feature")')
-    if kind == "diabetes":
-        return ('def load_data():\n    """Diabetes progression (raw features) bundled with scikit-learn."""\n'
-                "    from sklearn import datasets\n\n"
-                "    bunch = datasets.load_diabetes(scaled=False)\n"
-                "    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "
-                '"regression", "per_feature", normalize_target=True)')
-    if kind == "moons":
-        n = int(options.get("n_samples", 1000))
-        noise = float(options.get("noise", 0.1))
-        return ('def load_data():\n    """Two interleaving half-moons (scikit-learn\'s make_moons)."""\n'
-                "    from sklearn.datasets import make_moons\n\n"
-                f'    x, y = make_moons(n_samples={n!r}, noise={noise!r}, random_state=DATASET["seed"])\n'
-                '    return assemble(x.astype(np.float32), y.astype(np.int64), "classification", "per_feature")')
-    raise AssertionError(kind)
-
-
-def _loader_npz(path: str, options: dict[str, Any], dataset: Any) -> str:
-    x_key = options.get("x_key") or "x"
-    y_key = options.get("y_key") or "y"
-    tokens = bool(options.get("tokens", False))
-    return textwrap.dedent(f'''\
-        DATA_PATH = {ascii(path)}
-
-
-        def load_data():
-            """Arrays {ascii(x_key)[1:-1]} and {ascii(y_key)[1:-1]} of the .npz file (plus its *_val arrays, if any)."""
-            task, tokens, x_key, y_key = {dataset.task!r}, {tokens!r}, {ascii(x_key)}, {ascii(y_key)}
-            with np.load(DATA_PATH, allow_pickle=False) as archive:
-                arrays = {{key: archive[key] for key in archive.files}}
-            x, y = arrays[x_key], arrays[y_key]
-            val = None
-            if x_key + "_val" in arrays and y_key + "_val" in arrays:
-                val = (arrays[x_key + "_val"], arrays[y_key + "_val"])
-            if task == "classification":
-                labels = np.concatenate([y, val[1]]) if val else y
-                _, encoded = np.unique(labels, return_inverse=True)
-                encoded = encoded.astype(np.int64).reshape(-1)
-                y = encoded[:len(y)]
-                if val:
-                    val = (val[0], encoded[len(y):])
-            x_type = np.int64 if tokens else np.float32
-            x = x.astype(x_type)
-            if val:
-                val = (val[0].astype(x_type), val[1])
-            input_norm = None if tokens else ("per_feature" if x.ndim == 2 else "global")
-            return assemble(x, y, task, input_norm, normalize_target=True, val=val)''')
-
-
-def _loader_csv(path: str, options: dict[str, Any], dataset: Any) -> str:
-    exclude = options.get("exclude", [])
-    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
-    return textwrap.dedent(f'''\
-        DATA_PATH = {ascii(path)}
-        MISSING = {{"", "na", "n/a", "nan", "null", "none", "?"}}
-
-
-        def _numbers(cells):
-            """The column as floats (NaN where missing), or None if a present cell is not a number."""
-            values = np.full(len(cells), np.nan)
-            for i, cell in enumerate(cells):
-                if cell.lower() in MISSING:
-                    continue
-                try:
-                    values[i] = float(cell)
-                except ValueError:
-                    return None
-            if not np.all(np.isfinite(values[~np.isnan(values)])):
-                return None
-            return values
-
-
-        def load_data():
-            """The CSV table: numbers as they are (missing -> column mean), text columns one-hot encoded."""
-            import csv
-            import io
-
-            task, target, exclude = {dataset.task!r}, {ascii(options.get("target"))}, {_literal(exclude)}
-            delimiter = {_literal(options.get("delimiter"))}
-            with open(DATA_PATH, encoding="utf-8-sig") as fh:
-                text = fh.read()
-            if delimiter is None:
-                delimiter = max([",", ";", "\\t", "|"], key=text.split("\\n", 1)[0].count)
-            rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-                    if any(cell.strip() for cell in row)]
-            header = [name or f"column {{i + 1}}" for i, name in enumerate(rows[0])]
-            columns = {{name: [row[i] for row in rows[1:]] for i, name in enumerate(header)}}
-            keep = [cell.lower() not in MISSING for cell in columns[target]]
-            columns = {{name: [c for c, k in zip(cells, keep) if k] for name, cells in columns.items()}}
-            numbers = _numbers(columns[target])
-            if task == "regression":
-                y = numbers.astype(np.float32)
-            else:
-                _, y = np.unique(numbers if numbers is not None else np.array(columns[target]), return_inverse=True)
-                y = y.astype(np.int64).reshape(-1)
-            blocks, mask = [], []
-            for name in header:
-                if name == target or name in exclude:
-                    continue
-                cells = columns[name]
-                values = _numbers(cells)
-                if values is not None:
-                    missing = np.isnan(values)
-                    if missing.all():
-                        continue
-                    if missing.any():
-                        values[missing] = float(np.nanmean(values))
-                    blocks.append(values[:, None])
-                    mask.append(True)
-                    continue
-                cells = ["(missing)" if c.lower() in MISSING else c for c in cells]
-                categories = sorted(set(cells))
-                index = {{c: i for i, c in enumerate(categories)}}
-                one_hot = np.zeros((len(cells), len(categories)))
-                one_hot[np.arange(len(cells)), [index[c] for c in cells]] = 1.0
-                blocks.append(one_hot)
-                mask.extend([False] * len(categories))
-            x = np.concatenate(blocks, axis=1).astype(np.float32)
-            return assemble(x, y, task, "per_feature", normalize_target=True, mask=np.array(mask))''')
-
-
-def _loader_arrays(file_name: str, dataset: Any) -> str:
-    return textwrap.dedent(f'''\
-        DATA_FILE = {ascii(file_name)}
-
-
-        def load_data():
-            """The split, normalised arrays of the {ascii(dataset.name)[1:-1]} data set, saved by DeepCanvas next to this script."""
-            import os
-
-            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), DATA_FILE)
-            with np.load(path, allow_pickle=False) as data:
-                return [data[key] for key in ("x_train", "y_train", "x_val", "y_val")]''')
+        info["flat"] = bool(options.get("flat", False))
+    elif kind == "moons":
+        info["n_samples"] = int(options.get("n_samples", 1000))
+        info["noise"] = float(options.get("noise", 0.1))
+    elif kind == "npz":
+        info.update(path=path, x_key=str(options.get("x_key") or "x"), y_key=str(options.get("y_key") or "y"),
+                    tokens=bool(options.get("tokens", False)))
+    elif kind == "csv":
+        exclude = options.get("exclude", [])
+        exclude = [exclude] if isinstance(exclude, str) else [str(e) for e in exclude]
+        delimiter = options.get("delimiter")
+        info.update(path=path, target=options.get("target"), exclude=exclude,
+                    delimiter=None if delimiter is None else str(delimiter))
+    elif kind not in SCRIPTED_KINDS:
+        info["file"] = arrays_file
+    return info
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -646,7 +672,7 @@ def _gan_parts(recipe: Any, plan: Any) -> str:
         parts[part.role] = {"input": next(s.name for s in plan.inputs if s.node.id == part.input_node.id),
                             "steps": steps,
                             "output": next(s.args[0] for s in plan.outputs if s.node.id == part.output_node.id)}
-    return f"{_dict_source('PARTS', parts)}\nNOISE_SHAPE = {tuple(recipe.noise_shape)!r}"
+    return f"{_dict_source('PARTS', parts)}\nNOISE_SHAPE = {_literal(tuple(recipe.noise_shape))}"
 
 
 def _frozen_identifiers(options: TrainingOptions, plan: Any) -> list[str]:
@@ -709,62 +735,68 @@ def prepare_export(project: Any, network: str | None = None, base_dir: str | Non
     return options, spec, dataset, recipe
 
 
-def export_training_script(project: Any, network: str | None = None, *, base_dir: str | None = None,
-                           arrays_file: str | None = None) -> str:
-    """The training script's text. For a data set kind without scripted loading, the script reads
-    ``arrays_file`` (written by :func:`write_training_export`) next to itself."""
-    from graph.export_python import build_script
+_STD_IMPORTS = ["import argparse", "import contextlib", "import json", "import math", "import os", "import time"]
+_THIRD_IMPORTS = ["import numpy as np", "import torch", "import torch.nn.functional as F", "from torch import nn"]
 
-    options, spec, dataset, recipe = prepare_export(project, network, base_dir)
-    script, plan, class_name = build_script(project, network, seed=options.seed)
-    title = project.name if len(project.networks) == 1 else f"{project.name} / {project.network(network).name}"
-    kind = spec.kind
-    script.header = [
-        f'"""{ascii(title)[1:-1].replace(chr(34), chr(39))}: training script exported from DeepCanvas.',
+
+def _header(kind: str, recipe: str) -> list[str]:
+    """The script's docstring: fixed text only (the project's name, data set and settings are in
+    the data block below it, as literals)."""
+    needs = "torch and numpy" + (", plus scikit-learn for the data" if kind in SCRIPTED_KINDS else "")
+    return [
+        '"""Training script exported from DeepCanvas (the project is named in TITLE below).',
         "",
-        f"Trains the network on the {ascii(dataset.name)[1:-1]} data set with the project's settings "
-        f"({options.recipe}, {options.resolved_loss} loss,",
-        f"{options.optimizer} lr={options.lr:g}, {options.epochs} epochs of batch {options.batch_size}). Needs "
-        "torch and numpy" + (", plus scikit-learn for the data." if kind in SCRIPTED_KINDS[:6] or kind in
-                             ("npz", "csv") else "."),
+        "Trains the network on the project's data set (DATASET, SOURCE) with the project's settings",
+        f"(OPTIONS), as DeepCanvas does. Needs {needs}.",
         "",
         "    python train.py [--epochs N] [--device cpu|cuda|mps] [--save weights.pt]",
-        ("    (GAN training runs in one process: torchrun is refused)" if options.recipe == "gan" else
+        ("    (GAN training runs in one process: torchrun is refused)" if recipe == "gan" else
          "    torchrun --nproc_per_node=2 train.py       # data-parallel (DDP) on 2 processes"),
         '"""',
     ]
-    std = ["import argparse", "import contextlib", "import json", "import math", "import os", "import time"]
-    third = ["import numpy as np", "import torch", "import torch.nn.functional as F", "from torch import nn"]
+
+
+def export_training_script(project: Any, network: str | None = None, *, base_dir: str | None = None,
+                           arrays_file: str | None = None) -> str:
+    """The training script's text. For a data set kind without scripted loading, the script reads
+    ``arrays_file`` (written by :func:`write_training_export`) next to itself.
+
+    All user text (names, paths, keys, column names, option values) sits in the data block after
+    the imports as whole ``ascii()`` literals; every other line is fixed code, and the model's
+    class name avoids every name that code binds or reads."""
+    from graph.export_python import build_script
+    from graph.naming import script_names
+    from graph.plan import build_plan
+
+    options, spec, dataset, recipe = prepare_export(project, network, base_dir)
+    plan = build_plan(project.network(network))
+    kind = spec.kind
+    path = str(Path(spec.path).expanduser().resolve()) if kind in ("npz", "csv") else None
+    source = _source_info(kind, dict(spec.options), path, dataset, arrays_file or "training_data.npz")
+    data = ["", "# The training settings and the data set, as in the project.", _dict_source("OPTIONS", options.to_dict()), _dict_source("DATASET", spec.to_dict()),
+            _dict_source("SOURCE", source), f"RECIPE = {_literal(options.recipe)}",
+            f"LOSS = {_literal(options.resolved_loss)}", f"FROZEN = {_literal(_frozen_identifiers(options, plan))}",
+            _dict_source("TARGETS", _targets_info(recipe))]
+    if options.recipe == "gan":
+        data.append(_gan_parts(recipe, plan))
+    sections = [_COMMON_DATA.strip("\n")] if kind in SCRIPTED_KINDS else []
+    sections.append(_loader(kind))
+    if options.recipe == "gan":
+        sections.append(_gan_sections())
+        main = ["train_gan(parse_args())"]
+    else:
+        sections.append(_TRAINING.strip("\n"))
+        main = ["train(parse_args())"]
+    own = frozenset().union(*(script_names(part) for part in ["\n".join(_STD_IMPORTS + _THIRD_IMPORTS),
+                                                               "\n".join(data), *sections, *main]))
+    script, plan, _ = build_script(project, network, seed=options.seed, reserved=own, plan=plan)
+    script.header = _header(kind, options.recipe)
     extra = [line for line in script.imports
-             if line and line != "from __future__ import annotations" and line not in std + third]
-    script.imports = ["from __future__ import annotations", "", *std, "", *third, *extra]
-    settings = _dict_source("OPTIONS", options.to_dict())
-    data = _dict_source("DATASET", spec.to_dict())
-    consts = (f"{settings}\n{data}\n"
-              f"RECIPE = {options.recipe!r}\n"
-              f"LOSS = {options.resolved_loss!r}\n"
-              f"FROZEN = {_frozen_identifiers(options, plan)!r}\n"
-              f"{_dict_source('TARGETS', _targets_info(recipe))}")
-    if options.recipe == "gan":
-        consts += "\n" + _gan_parts(recipe, plan)
-    script.sections.append(consts)
-    if kind in ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons"):
-        loader = _loader_sklearn(kind, dict(spec.options))
-    elif kind == "npz":
-        loader = _loader_npz(str(Path(spec.path).expanduser().resolve()), dict(spec.options), dataset)
-    elif kind == "csv":
-        loader = _loader_csv(str(Path(spec.path).expanduser().resolve()), dict(spec.options), dataset)
-    else:
-        loader = _loader_arrays(arrays_file or "training_data.npz", dataset)
-    if kind in SCRIPTED_KINDS:
-        script.sections.append(_COMMON_DATA.strip("\n"))
-    script.sections.append(loader)
-    if options.recipe == "gan":
-        script.sections.append(_gan_sections())
-        script.main = ["train_gan(parse_args())"]
-    else:
-        script.sections.append(_TRAINING.strip("\n"))
-        script.main = ["train(parse_args())"]
+             if line and line != "from __future__ import annotations" and line not in _STD_IMPORTS + _THIRD_IMPORTS]
+    script.imports = ["from __future__ import annotations", "", *_STD_IMPORTS, "", *_THIRD_IMPORTS, *extra]
+    script.data += data
+    script.sections += sections
+    script.main = main
     return script.render()
 
 

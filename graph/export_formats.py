@@ -285,7 +285,9 @@ def export_safetensors(target: Project | Network, path: str | os.PathLike[str], 
     model, source = prepare_model(target, network, weights, seed)
     # clone: safetensors refuses tensors that share storage (tied weights)
     state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": "pt", "network": model.network_name, "producer": "DeepCanvas"}
+    # metadata is UTF-8 JSON: a name holding a lone surrogate (broken text) is kept as its escape
+    network_name = model.network_name.encode("utf-8", "backslashreplace").decode("utf-8")
+    meta = {"format": "pt", "network": network_name, "producer": "DeepCanvas"}
     atomic_write(Path(path), save(state, metadata=meta))
     return ExportResult(Path(path), "safetensors", source)
 

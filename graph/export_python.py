@@ -2,21 +2,28 @@
 
 The script follows the same plan as the compiler: the same layer classes with the same literal
 arguments, created in the same order (so one seed gives the same initial weights) and the same
-attribute names (so the compiled module's ``state_dict`` loads into it as is). User text (project,
-network and node names) only ever appears through :func:`comment_text`, :func:`docstring_text` and
-:func:`string_literal` (non-printable characters escaped, quotes neutralised), or as an identifier
-made by :mod:`graph.naming`, so no name can inject code.
+attribute names (so the compiled module's ``state_dict`` loads into it as is).
+
+User text (project, network, block and node names, string-valued layer arguments) reaches the
+script in exactly two ways: as a whole ``repr()`` literal (the names sit together in one data block
+after the imports: ``TITLE``, ``NODE_NAMES``, ``OUTPUT_NAMES``, ``BLOCK_NAMES``), or as an
+identifier made by :mod:`graph.naming`. It is never written into a docstring, a comment or part of
+a literal, and a generated class name never equals a name the script itself binds or reads
+(:func:`graph.naming.script_names`), so no name can inject code or shadow the script's own.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from graph.document import Network, Project
-from graph.naming import class_identifier
+from graph.errors import GraphError
+from graph.naming import class_identifier, script_names
 from graph.plan import Plan, Step, build_plan, is_token_input, sample_shape, token_range
 
 _CLASS_PLACEHOLDER = "__DeepCanvasBlock__"
@@ -28,6 +35,8 @@ class Script:
 
     header: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
+    #: assignments holding every piece of user text the script contains, as whole literals
+    data: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     main: list[str] = field(default_factory=list)
 
@@ -36,7 +45,7 @@ class Script:
             self.imports.append(line)
 
     def render(self) -> str:
-        parts = ["\n".join(self.header), "\n".join(self.imports), *self.sections]
+        parts = ["\n".join(self.header), "\n".join(self.imports), "\n".join(self.data), *self.sections]
         if self.main:
             parts.append('if __name__ == "__main__":\n' + textwrap.indent("\n".join(self.main), "    "))
         return "\n\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
@@ -50,23 +59,36 @@ def visible_text(text: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
-def comment_text(text: str) -> str:
-    """User text for a ``#`` comment: one line, whatever it holds."""
-    return visible_text(text)
+def literal_source(value: Any) -> str:
+    """Python source for a literal layer argument (strings as whole ``repr()`` literals, tuples,
+    lists, dicts, slices, ``...``); anything else is refused rather than written with a ``repr``
+    that might not be Python."""
+    if value is None or isinstance(value, bool | int | str):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, slice):
+        return f"slice({literal_source(value.start)}, {literal_source(value.stop)}, {literal_source(value.step)})"
+    if isinstance(value, tuple):
+        items = [literal_source(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, list):
+        return f"[{', '.join(literal_source(v) for v in value)}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal_source(k)}: {literal_source(v)}" for k, v in value.items()) + "}"
+    raise GraphError(f"cannot write a {type(value).__name__} layer argument into a script")
 
 
-def docstring_text(text: str) -> str:
-    """User text for the inside of a triple-quoted docstring: double quotes become single ones, so
-    none can end it, and backslashes are doubled, so the docstring's value is the visible text and
-    no escape is interpreted (a class docstring holding a lone surrogate would make the ``class``
-    statement itself fail)."""
-    return visible_text(text).replace("\\", "\\\\").replace('"', "'")
-
-
-def string_literal(text: str) -> str:
-    """User text as a Python string literal whose value is :func:`visible_text` (printing it can
-    neither break a line nor send a terminal escape)."""
-    return repr(visible_text(text))
+def assignment_source(name: str, value: Any) -> str:
+    """``NAME = literal``, a dict or list with one entry per line so a long one stays readable."""
+    if isinstance(value, dict) and value:
+        lines = [f"    {literal_source(k)}: {literal_source(v)}," for k, v in value.items()]
+        return f"{name} = {{\n" + "\n".join(lines) + "\n}"
+    if isinstance(value, list) and len(value) > 1:
+        return f"{name} = [\n" + "\n".join(f"    {literal_source(v)}," for v in value) + "\n]"
+    return f"{name} = {literal_source(value)}"
 
 
 def helper_sources(plan: Plan) -> list[str]:
@@ -87,13 +109,15 @@ def all_layers(plan: Plan) -> Iterator[Step]:
             yield from all_layers(step.block)
 
 
-def block_class_sources(plan: Plan, taken: set[str]) -> tuple[list[str], dict[int, str]]:
+def block_class_sources(plan: Plan, taken: set[str]) -> tuple[list[str], dict[int, str], dict[str, str]]:
     """One class per distinct block inside (insides first, so each class is defined before use);
-    two uses that plan to the same code share a class. Returns the sources and, per block step
-    (by ``id``), its class name."""
+    two uses that plan to the same code share a class. Returns the sources, per block step (by
+    ``id``) its class name, and per class the name of the block it was made for. Each class name
+    is added to ``taken``."""
     sources: list[str] = []
     names: dict[int, str] = {}
     by_body: dict[str, str] = {}
+    block_names: dict[str, str] = {}
 
     def visit(p: Plan) -> None:
         for step in p.layers:
@@ -101,36 +125,38 @@ def block_class_sources(plan: Plan, taken: set[str]) -> tuple[list[str], dict[in
                 continue
             visit(step.block)
             block = step.node.params["block"]
-            body = model_class_source(step.block, _CLASS_PLACEHOLDER, f"Block '{block}'", names)
+            body = model_class_source(step.block, _CLASS_PLACEHOLDER, _BLOCK_DOC, names)
             name = by_body.get(body)
             if name is None:
                 name = class_identifier(block, fallback="Block", avoid=taken)
-                k = 2
-                while name in taken:
-                    name, k = f"{class_identifier(block, fallback='Block')}{k}", k + 1
                 taken.add(name)
                 by_body[body] = name
+                block_names[name] = str(block)
                 sources.append(body.replace(_CLASS_PLACEHOLDER, name, 1))
             names[id(step)] = name
 
     visit(plan)
-    return sources, names
+    return sources, names, block_names
 
 
-def model_class_source(plan: Plan, class_name: str, title: str, block_classes: dict[int, str] | None = None) -> str:
-    lines = [f"class {class_name}(nn.Module):",
-             f'    """{docstring_text(title)}: generated by DeepCanvas."""', "",
+_MODEL_DOC = "The network exported from DeepCanvas (its name is TITLE, its nodes' names NODE_NAMES)."
+_BLOCK_DOC = "A block of the network exported from DeepCanvas (its name is in BLOCK_NAMES)."
+
+
+def model_class_source(plan: Plan, class_name: str, doc: str = _MODEL_DOC,
+                       block_classes: dict[int, str] | None = None) -> str:
+    """The ``nn.Module`` class of a plan. ``doc`` is fixed text, never user text."""
+    lines = [f"class {class_name}(nn.Module):", f'    """{doc}"""', "",
              "    def __init__(self) -> None:", "        super().__init__()"]
     for step in plan.layers:
         assert step.call is not None
         prefix, _, cls = step.call.cls.partition(".")
         ctor = f"nn.{cls}" if prefix == "nn" else cls
-        args = ", ".join(f"{k}={v!r}" for k, v in step.call.kwargs.items())
+        args = ", ".join(f"{k}={literal_source(v)}" for k, v in step.call.kwargs.items())
         if step.block is not None:
             ctor, args = (block_classes or {})[id(step)], ""
-        label = "" if step.node.name == step.name else f"{comment_text(step.node.name)}, "
         shape = str(step.output).replace("×", "x")
-        lines.append(f"        self.{step.name} = {ctor}({args})  # {label}-> {shape}")
+        lines.append(f"        self.{step.name} = {ctor}({args})  # -> {shape}")
     params = ", ".join(f"{s.name}: torch.Tensor" for s in plan.inputs)
     ret = "torch.Tensor" if len(plan.outputs) == 1 else "tuple[torch.Tensor, ...]"
     lines += ["", f"    def forward(self, {params}) -> {ret}:"]
@@ -164,16 +190,39 @@ def _network(target: Project | Network, network: str | None) -> tuple[Network, s
     return net, title
 
 
-def build_script(target: Project | Network, network: str | None = None, seed: int = 0) -> tuple[Script, Plan, str]:
+def names_block(title: str, plan: Plan, block_names: dict[str, str]) -> list[str]:
+    """The script's data block: every name the user typed, each a whole ``repr()`` literal."""
+    nodes = {s.name: s.node.name for s in plan.steps}
+    return [
+        "# Names as they are in DeepCanvas: data only, the code never depends on them.",
+        assignment_source("TITLE", title),
+        assignment_source("NODE_NAMES", nodes),
+        "# the Output nodes' names as printed (characters a terminal would act on written as escapes)",
+        assignment_source("OUTPUT_NAMES", [visible_text(s.node.name) for s in plan.outputs]),
+        assignment_source("BLOCK_NAMES", block_names),
+    ]
+
+
+def _build_model_source(class_name: str, seed: int) -> str:
+    return (f"def build_model(seed: int = {seed!r}) -> {class_name}:\n"
+            f'    """The model with the same initial weights DeepCanvas gives this seed."""\n'
+            f"    torch.manual_seed(seed)\n"
+            f"    return {class_name}()")
+
+
+def build_script(target: Project | Network, network: str | None = None, seed: int = 0, *,
+                 reserved: Iterable[str] = (), plan: Plan | None = None) -> tuple[Script, Plan, str]:
+    """The model script as parts a training exporter can extend, its plan and its model class's name.
+
+    ``reserved``: names the caller's own additions bind or read; the generated class names avoid
+    them as well as every name of this script's fixed parts (found by parsing those parts, so the
+    list cannot drift from the code)."""
     net, title = _network(target, network)
-    plan = build_plan(net)
+    plan = plan or build_plan(net)
     helpers = helper_sources(plan)
-    helper_names = [h.split("(", 1)[0].removeprefix("class ") for h in helpers]
-    class_name = class_identifier(title, avoid=helper_names)
-    blocks, block_names = block_class_sources(plan, {*helper_names, class_name})
     script = Script()
     script.header = [
-        f'"""{docstring_text(title)}: a PyTorch model exported from DeepCanvas.',
+        '"""A PyTorch model exported from DeepCanvas (its name is TITLE below).',
         "",
         "Needs only torch. Run it to build the model and print its output shape(s) for a random batch.",
         '"""',
@@ -181,24 +230,27 @@ def build_script(target: Project | Network, network: str | None = None, seed: in
     for line in ("from __future__ import annotations", "", "import math", "import torch", "from torch import nn"):
         script.add_import(line)
     script.sections += helpers
-    script.sections += blocks
-    script.sections.append(model_class_source(plan, class_name, title, block_names))
-    script.sections.append(
-        f"def build_model(seed: int = {seed!r}) -> {class_name}:\n"
-        f'    """The model with the same initial weights DeepCanvas gives this seed."""\n'
-        f"    torch.manual_seed(seed)\n"
-        f"    return {class_name}()")
-    script.sections.append(sample_inputs_source(plan))
-    outs = ", ".join(string_literal(s.node.name) for s in plan.outputs)
     script.main = [
         "model = build_model().eval()",
         "with torch.no_grad():",
         "    result = model(*sample_inputs())",
         "results = result if isinstance(result, tuple) else (result,)",
-        f"for name, value in zip([{outs}], results):",
+        "for name, value in zip(OUTPUT_NAMES, results):",
         '    print(f"{name}: {tuple(value.shape)}")',
         'print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")',
     ]
+    samples = sample_inputs_source(plan)
+    fixed = ["\n".join(script.imports), "\n".join(names_block("", plan, {})), *helpers, samples,
+             _build_model_source(_CLASS_PLACEHOLDER, seed), "\n".join(script.main)]
+    taken = set(reserved).union(*(script_names(part) for part in fixed)) - {_CLASS_PLACEHOLDER}
+    class_name = class_identifier(title, avoid=taken)
+    taken.add(class_name)
+    blocks, block_classes, block_names = block_class_sources(plan, taken)
+    script.data = names_block(title, plan, block_names)
+    script.sections += blocks
+    script.sections.append(model_class_source(plan, class_name, _MODEL_DOC, block_classes))
+    script.sections.append(_build_model_source(class_name, seed))
+    script.sections.append(samples)
     return script, plan, class_name
 
 

@@ -8,7 +8,9 @@ nodes would otherwise share one.
 
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import keyword
 import re
 import unicodedata
@@ -56,13 +58,46 @@ def snake_identifier(text: str, fallback: str = "layer") -> str:
 
 
 def class_identifier(text: str, fallback: str = "Model", avoid: Iterable[str] = ()) -> str:
+    """A CamelCase ASCII class name made from ``text`` that is no keyword, builtin or reserved
+    name and none of ``avoid`` (the names the generated script itself defines, imports or reads:
+    see :func:`script_names`); clashes get ``fallback`` appended, then a number."""
     words = re.findall(r"[0-9a-zA-Z]+", _ascii_letters(text, " "))
     ident = "".join(w[:1].upper() + w[1:] for w in words) or fallback
     if ident[0].isdigit():
         ident = f"{fallback}{ident}"
-    if ident in RESERVED or ident in set(avoid):
-        ident = f"{ident}{fallback}"
-    return ident
+    taken = RESERVED | frozenset(avoid)
+    if ident not in taken:
+        return ident
+    base = ident if ident.endswith(fallback) else f"{ident}{fallback}"
+    candidate, k = base, 2
+    while candidate in taken:
+        candidate, k = f"{base}{k}", k + 1
+    return candidate
+
+
+@functools.lru_cache(maxsize=512)
+def script_names(source: str) -> frozenset[str]:
+    """Every identifier a piece of generated Python binds or reads (module and local names,
+    function and class names, arguments, import aliases), taken from the code itself so a name
+    chosen for a generated class can never shadow one the script relies on (``F``, ``OPTIONS``, a
+    helper function) however the fixed parts of the script change. Attribute names and the
+    contents of string literals are not identifiers here. Cached: callers pass the fixed parts of
+    a script one by one, so each is parsed once per process."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".", 1)[0])
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            names.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return frozenset(names)
 
 
 def unique_identifiers(names: Iterable[tuple[str, str]], taken: Iterable[str] = (),

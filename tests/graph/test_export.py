@@ -243,7 +243,7 @@ def test_export_is_deterministic_and_readable():
     project = make_template("cnn-digits")
     text = export_python(project)
     assert text == export_python(make_template("cnn-digits"))
-    assert '"""CNN on digits: a PyTorch model exported from DeepCanvas.' in text
+    assert "\nTITLE = 'CNN on digits'\n" in text  # user text only as whole literals, in the data block
     assert "class CNNOnDigits(nn.Module):" in text
     assert "self.conv2d_1 = nn.Conv2d(in_channels=1, out_channels=32" in text
     assert "# -> Nx32x8x8" in text  # shapes as comments
@@ -400,8 +400,8 @@ def test_names_in_any_script_stay_readable_in_the_export():
         assert name in text
     ns = exec_script(text)
     assert model_class(ns).__name__ == "Modele1"  # accents dropped, not the letters
-    assert model_class(ns).__doc__.startswith("Modèle ✓ «1»: ")
-    assert ns["__doc__"].startswith("Modèle ✓ «1»: ")
+    assert ns["TITLE"] == "Modèle ✓ «1»"
+    assert sorted(ns["NODE_NAMES"].values()) == sorted(n.name for n in project.main.nodes)
     assert "self.schicht_u = nn.Linear(" in text
 
 
