@@ -8,6 +8,7 @@ ints, tuples are tuples, and nothing out of range ever reaches a shape rule or a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,7 +101,14 @@ class ParamSpec:
 
     def _coerce_ints(self, value: Any) -> tuple[int, ...]:
         if isinstance(value, str):
-            parts = [p for p in value.replace("×", ",").replace("x", ",").replace(" ", ",").split(",") if p]
+            # "1, 28, 28", "28x28", "1 28 28" (one trailing comma is fine); an empty place between
+            # separators ("1, 8, x", "1,,8") is a typo, refused rather than silently dropped
+            text = value.strip()
+            text = text[:-1].rstrip() if text.endswith(",") else text
+            parts = re.split(r"\s*[,×xX]\s*|\s+", text) if text else []
+            if any(not p for p in parts):
+                raise ParamError(f"{self.title} must be whole numbers separated by commas (e.g. 1, 28, 28); "
+                                 f"{value.strip()!r} has a gap or a stray separator")
             value = parts
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value] * (self.length or 1)

@@ -188,6 +188,153 @@ class Concat(nn.Module):
         return torch.cat(xs, dim=self.dim)
 
 
+class Permute(nn.Module):
+    """Reorder the dimensions (the batch stays first)."""
+
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+
+class Transpose(nn.Module):
+    """Swap two dimensions."""
+
+    def __init__(self, dim0: int, dim1: int) -> None:
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(self.dim0, self.dim1)
+
+
+class Squeeze(nn.Module):
+    """Remove one dimension of size 1."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.squeeze(self.dim)
+
+
+class Unsqueeze(nn.Module):
+    """Insert a dimension of size 1."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(self.dim)
+
+
+class Chunk(nn.Module):
+    """One of the equal pieces torch.chunk cuts a dimension into."""
+
+    def __init__(self, chunks: int, dim: int, index: int) -> None:
+        super().__init__()
+        self.chunks, self.dim, self.index = chunks, dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, self.dim)[self.index]
+
+
+class Split(nn.Module):
+    """One of the pieces torch.split cuts a dimension into (a piece size, or section sizes)."""
+
+    def __init__(self, sizes: tuple[int, ...], dim: int, index: int) -> None:
+        super().__init__()
+        self.sizes = sizes[0] if len(sizes) == 1 else list(sizes)
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.split(self.sizes, self.dim)[self.index]
+
+
+class Reduce(nn.Module):
+    """Mean or sum over some dimensions of each sample."""
+
+    def __init__(self, op: str, dims: tuple[int, ...], keepdim: bool = False) -> None:
+        super().__init__()
+        if op not in ("mean", "sum"):
+            raise ValueError(f"unknown reduction {op!r}")
+        self.op, self.dims, self.keepdim = op, tuple(dims), keepdim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.op == "mean":
+            return x.mean(dim=self.dims, keepdim=self.keepdim)
+        return x.sum(dim=self.dims, keepdim=self.keepdim)
+
+
+class MatMul(nn.Module):
+    """Matrix product of two batched inputs (a @ b)."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a, b)
+
+
+class Scale(nn.Module):
+    """x * factor (or x / factor) + offset, with constants; a factor of 1 or an offset of 0 is skipped
+    so the result is exactly what the plain expression gives."""
+
+    def __init__(self, factor: float = 1.0, divide: bool = False, offset: float = 0.0) -> None:
+        super().__init__()
+        self.factor, self.divide, self.offset = factor, divide, offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.factor != 1.0:
+            x = x / self.factor if self.divide else x * self.factor
+        if self.offset != 0.0:
+            x = x + self.offset
+        return x
+
+
+class Exp(nn.Module):
+    """e to the power of each value."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
+class Pow(nn.Module):
+    """Each value to a constant power."""
+
+    def __init__(self, exponent: float = 2.0) -> None:
+        super().__init__()
+        self.exponent = exponent
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.pow(x, self.exponent)
+
+
+class ClassToken(nn.Module):
+    """A learned token put in front of every sequence N×L×D -> N×(L+1)×D (ViT's class token)."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, d_model))
+        nn.init.normal_(self.token, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class PositionalEmbedding(nn.Module):
+    """A learned vector per position added to fixed-length sequences N×L×D (ViT's pos_embedding)."""
+
+    def __init__(self, length: int, d_model: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, length, d_model))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight
+
+
 class ImportedOp(nn.Module):
     """A call imported from another PyTorch model that DeepCanvas has no layer for: a tensor
     function looked up by name (torch.X, F.X, Tensor.X, operator.X), a torch.nn module built from

@@ -29,6 +29,9 @@ CATEGORY_COLORS: dict[str, str] = {
     "Sequence": "#1f9ea8",
     "Attention": "#d64f79",
     "Merge": "#6f9a2c",
+    "Upsampling": "#6a6fd8",
+    "Shape": "#4f8f8a",
+    "Math": "#a0763c",
 }
 FALLBACK_CATEGORY_COLOR = "#6b7785"
 

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from graph.builder import NetworkBuilder
-from graph.import_torch.function_table import map_function
+from graph.import_torch.function_table import map_function, map_pick
 from graph.import_torch.fx_calls import describe, is_getitem, qualified
 from graph.import_torch.module_table import encoder_params, maps_recurrent, module_init, module_layer
 from graph.import_torch.records import Source, TupleValue, json_text, opaque_params, single_pick, to_json
@@ -249,6 +249,9 @@ class Converter:
                 except Unsupported as why:
                     return self.opaque_module(base, module, str(why), pick=0, value_node=n)
             return self.opaque_module(base, module, f"{kind} returns several values", pick=path, value_node=n)
+        found = map_pick(self, n, base, path)      # a piece of chunk/split: a Chunk or Split node
+        if found is not None:
+            return found
         return self.opaque_call(base, pick=path, value_node=n)
 
     def recurrent(self, n: Any, base: Any, module: Any, path: tuple[int, ...]) -> Any:

@@ -7,15 +7,15 @@ instead of surfacing as a confusing inspector or compiler bug later.
 from __future__ import annotations
 
 from graph.errors import ParamError, UnknownLayerError
-from graph.layers import activations, attention, conv, core, merge, norm, opaque, sequence
+from graph.layers import activations, arith, attention, conv, core, merge, norm, opaque, sequence, shape_ops
 from graph.layers.spec import Cost, LayerSpec, ModuleCall, PortSpec
 
 _REGISTRY: dict[str, LayerSpec] = {}
 _LEGACY: dict[str, str] = {}
 
 #: palette order
-CATEGORIES = ("Input / Output", "Core", "Convolution", "Pooling", "Normalization", "Regularization",
-              "Activation", "Sequence", "Attention", "Merge", "Imported")
+CATEGORIES = ("Input / Output", "Core", "Convolution", "Pooling", "Upsampling", "Normalization", "Regularization",
+              "Activation", "Sequence", "Attention", "Merge", "Shape", "Math", "Imported")
 
 
 def register(spec: LayerSpec) -> LayerSpec:
@@ -69,7 +69,7 @@ def layers_by_category() -> dict[str, list[LayerSpec]]:
     return {c: specs for c, specs in out.items() if specs}
 
 
-for _module in (core, conv, norm, activations, sequence, attention, merge, opaque):
+for _module in (core, conv, norm, activations, sequence, attention, merge, shape_ops, arith, opaque):
     for _spec in _module.LAYERS:
         register(_spec)
 

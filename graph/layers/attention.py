@@ -14,6 +14,7 @@ from graph.layers.spec import (
     need_rank,
 )
 from graph.params import Bool, Choice, Float, Int
+from graph.tensor_type import numel
 
 _SEQ = "sequences shaped N×L×D"
 _SEQ_FIX = "put an Embedding (token ids) or a Reshape to N×L×D before it"
@@ -206,4 +207,44 @@ TRANSFORMER_DECODER = LayerSpec(
                "norm_first": False, "causal": False},),
 )
 
-LAYERS = (ATTENTION, POSITIONAL_ENCODING, TRANSFORMER_ENCODER, TRANSFORMER_DECODER)
+def _class_token_infer(p, ins):
+    t = ins[0]
+    assert t is not None
+    _sequence(t)
+    return TensorType((None, t.shape[1] + 1, t.shape[2]))
+
+
+CLASS_TOKEN = LayerSpec(
+    type_id="ClassToken",
+    display_name="ClassToken",
+    category="Attention",
+    description="Put a learned token in front of each sequence (N×L×D -> N×(L+1)×D); after the encoder, "
+                "that first position summarises the sequence (ViT's class token).",
+    infer=_class_token_infer,
+    build=lambda p, ins: ModuleCall("dc.ClassToken", {"d_model": ins[0].shape[2]}),
+    cost=lambda p, ins, out: Cost(ins[0].shape[2], 0),
+    sample_inputs=(TensorType((None, 5, 8)),),
+)
+
+
+def _pos_embedding_infer(p, ins):
+    t = ins[0]
+    assert t is not None
+    _sequence(t)
+    return t
+
+
+POSITIONAL_EMBEDDING = LayerSpec(
+    type_id="PositionalEmbedding",
+    display_name="PositionalEmbedding",
+    category="Attention",
+    description="Add a learned vector per position to sequences of one fixed length (ViT's position "
+                "embedding); its table has exactly the input's length.",
+    infer=_pos_embedding_infer,
+    build=lambda p, ins: ModuleCall("dc.PositionalEmbedding", {"length": ins[0].shape[1], "d_model": ins[0].shape[2]}),
+    cost=lambda p, ins, out: Cost(ins[0].shape[1] * ins[0].shape[2], numel(ins[0].shape[1:])),
+    sample_inputs=(TensorType((None, 6, 4)),),
+)
+
+LAYERS = (ATTENTION, POSITIONAL_ENCODING, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, CLASS_TOKEN,
+          POSITIONAL_EMBEDDING)

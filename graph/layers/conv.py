@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from graph.layers.spec import (
     Cost,
     LayerSpec,
@@ -14,14 +16,16 @@ from graph.layers.spec import (
     need_rank,
     spatial_out,
 )
-from graph.params import Bool, Int, Ints
+from graph.params import Bool, Choice, Float, Int, Ints
 from graph.tensor_type import numel
 
-_LAYOUT = {1: "signals shaped N×C×L", 2: "images shaped N×C×H×W"}
+_LAYOUT = {1: "signals shaped N×C×L", 2: "images shaped N×C×H×W", 3: "volumes shaped N×C×D×H×W"}
 _FIX = {
     1: "use a Reshape to N×channels×length (e.g. channels 1)",
     2: "use a Reshape to N×channels×height×width (e.g. 1×8×8 for flat 64-pixel images)",
+    3: "use a Reshape to N×channels×depth×height×width (volumes or video clips)",
 }
+_SAMPLE = {1: (None, 3, 17), 2: (None, 3, 9, 8), 3: (None, 3, 7, 6, 5)}
 
 
 def _spatial_input(t: TensorType, nd: int) -> None:
@@ -81,7 +85,7 @@ def _conv(nd: int) -> LayerSpec:
         infer=infer,
         build=build,
         cost=cost,
-        sample_inputs=(TensorType((None, 3, 16) if nd == 1 else (None, 3, 12, 10)),),
+        sample_inputs=(TensorType({1: (None, 3, 16), 2: (None, 3, 12, 10), 3: (None, 3, 7, 6, 5)}[nd]),),
         examples=({"filters": 8, "kernel_size": (5,) * nd, "stride": (2,) * nd, "padding": (0,) * nd,
                    "dilation": (1,) * nd, "groups": 1, "bias": False},
                   {"filters": 6, "kernel_size": (3,) * nd, "stride": (1,) * nd, "padding": (2,) * nd,
@@ -134,6 +138,18 @@ CONV_TRANSPOSE_2D = LayerSpec(
 )
 
 
+def pool_out(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """One pooled size as PyTorch computes it: with ``ceil_mode`` a last, partial window counts,
+    unless it would start in the right padding."""
+    span = size + 2 * padding - kernel
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
 def _pool(kind: str, nd: int) -> LayerSpec:
     def infer(p, ins):
         t = first(ins)
@@ -141,7 +157,12 @@ def _pool(kind: str, nd: int) -> LayerSpec:
         for k, pad in zip(p["kernel_size"], p["padding"], strict=True):
             if pad * 2 > k:
                 raise ShapeError(f"has padding {pad}, which must be at most half its kernel size {k}.")
-        out = spatial_out(t, p["kernel_size"], p["stride"], p["padding"])
+        out = tuple(pool_out(size, k, s, pad, p["ceil_mode"]) for size, k, s, pad
+                    in zip(t.shape[2:], p["kernel_size"], p["stride"], p["padding"], strict=True))
+        if min(out) < 1:
+            raise ShapeError(f"would produce an empty output: its input {format_shape(t.shape[2:])} is smaller "
+                             f"than the kernel {format_shape(p['kernel_size'])}; use a smaller kernel or fewer "
+                             f"down-sampling layers before it.")
         return TensorType((None, t.shape[1], *out))
 
     def cost(p, ins, out):
@@ -158,13 +179,17 @@ def _pool(kind: str, nd: int) -> LayerSpec:
                  minimum=1, maximum=255),
             Ints("padding", (0,) * nd, "Padding on each side (at most half the kernel).", length=nd,
                  minimum=0, maximum=127),
+            Bool("ceil_mode", False, "Round the output size up, so a last partial window also counts "
+                 "(odd sizes keep their border)."),
         ),
         infer=infer,
         build=lambda p, ins: ModuleCall(f"nn.{kind}Pool{nd}d", {
-            "kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"]}),
+            "kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"],
+            "ceil_mode": p["ceil_mode"]}),
         cost=cost,
-        sample_inputs=(TensorType((None, 3, 17) if nd == 1 else (None, 3, 9, 8)),),
-        examples=({"kernel_size": (3,) * nd, "stride": (1,) * nd, "padding": (1,) * nd},),
+        sample_inputs=(TensorType(_SAMPLE[nd]),),
+        examples=({"kernel_size": (3,) * nd, "stride": (1,) * nd, "padding": (1,) * nd, "ceil_mode": False},
+                  {"kernel_size": (3,) * nd, "stride": (2,) * nd, "padding": (0,) * nd, "ceil_mode": True}),
     )
 
 
@@ -183,7 +208,7 @@ def _adaptive(nd: int) -> LayerSpec:
         infer=infer,
         build=lambda p, ins: ModuleCall(f"nn.AdaptiveAvgPool{nd}d", {"output_size": p["output_size"]}),
         cost=lambda p, ins, out: Cost(0, numel(ins[0].shape[1:])),
-        sample_inputs=(TensorType((None, 3, 17) if nd == 1 else (None, 3, 9, 8)),),
+        sample_inputs=(TensorType(_SAMPLE[nd]),),
         examples=({"output_size": (3,) * nd},),
     )
 
@@ -207,8 +232,91 @@ GLOBAL_AVG_POOL = LayerSpec(
     sample_inputs=(TensorType((None, 5, 4, 3)),),
 )
 
+#: interpolation modes and the input rank each needs (None: any of 3, 4, 5)
+_MODES = {"nearest": None, "linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def _upsample_infer(p, ins):
+    t = first(ins)
+    need_float(t)
+    need_rank(t, (3, 4, 5), "feature maps N×C×L, N×C×H×W or N×C×D×H×W", "Reshape to channels first")
+    rank = _MODES[p["mode"]]
+    if rank is not None and t.rank != rank:
+        fits = [m for m, r in _MODES.items() if r in (None, t.rank)]
+        raise ShapeError(f"uses {p['mode']} interpolation, which needs {_LAYOUT[rank - 2]}, but receives "
+                         f"{format_shape(t.shape)}: pick {' or '.join(fits)}.")
+    spatial = t.shape[2:]
+    if p["size"]:
+        if len(p["size"]) != len(spatial):
+            raise ShapeError(f"has a target size of {len(p['size'])} numbers but its input "
+                             f"{format_shape(t.shape)} has {len(spatial)} spatial dimensions: give "
+                             f"{len(spatial)} numbers, or leave the size empty to scale.")
+        return TensorType((None, t.shape[1], *p["size"]))
+    out = tuple(int(math.floor(size * p["scale_factor"])) for size in spatial)
+    if min(out) < 1:
+        raise ShapeError(f"would shrink {format_shape(t.shape)} to nothing: raise its scale factor.")
+    return TensorType((None, t.shape[1], *out))
+
+
+def _upsample_build(p, ins):
+    interpolating = p["mode"] != "nearest"
+    return ModuleCall("nn.Upsample", {
+        "size": tuple(p["size"]) if p["size"] else None,
+        "scale_factor": None if p["size"] else p["scale_factor"],
+        "mode": p["mode"], "align_corners": p["align_corners"] if interpolating else None})
+
+
+UPSAMPLE = LayerSpec(
+    type_id="Upsample",
+    display_name="Upsample",
+    category="Upsampling",
+    description="Resize feature maps by a scale factor or to a fixed size (nearest, bilinear, ...): the "
+                "parameter-free way decoders and U-Nets grow their resolution.",
+    params=(
+        Float("scale_factor", 2.0, "Multiply each spatial size by this (ignored when a size is given).",
+              0.01, 64.0),
+        Choice("mode", "nearest", tuple(_MODES), "nearest copies values; linear (signals), bilinear/bicubic "
+               "(images) and trilinear (volumes) interpolate."),
+        Bool("align_corners", False, "For interpolating modes: align the corner pixels of input and output."),
+        Ints("size", (), "Fixed output size per spatial dimension; empty to scale instead.", min_length=0,
+             minimum=1, maximum=65536),
+    ),
+    infer=_upsample_infer,
+    build=_upsample_build,
+    cost=lambda p, ins, out: Cost(0, numel(out.shape[1:])),
+    sample_inputs=(TensorType((None, 3, 4, 5)),),
+    examples=({"scale_factor": 2.0, "mode": "bilinear", "align_corners": False, "size": ()},
+              {"scale_factor": 1.5, "mode": "bicubic", "align_corners": True, "size": ()},
+              {"scale_factor": 2.0, "mode": "nearest", "align_corners": False, "size": (7, 9)}),
+)
+
+
+def _pixel_shuffle_infer(p, ins):
+    t = first(ins)
+    need_float(t)
+    need_rank(t, (4,), _LAYOUT[2], _FIX[2])
+    r = p["upscale_factor"]
+    if t.shape[1] % (r * r):
+        raise ShapeError(f"has upscale factor {r}, so its {t.shape[1]} input channels must be divisible by "
+                         f"{r * r}: give the convolution before it a multiple of {r * r} filters.")
+    return TensorType((None, t.shape[1] // (r * r), t.shape[2] * r, t.shape[3] * r))
+
+
+PIXEL_SHUFFLE = LayerSpec(
+    type_id="PixelShuffle",
+    display_name="PixelShuffle",
+    category="Upsampling",
+    description="Rearrange channels into space: N×C·r²×H×W -> N×C×H·r×W·r (sub-pixel convolution, "
+                "super-resolution).",
+    params=(Int("upscale_factor", 2, "How much each spatial size grows (r).", 1, 64),),
+    infer=_pixel_shuffle_infer,
+    build=lambda p, ins: ModuleCall("nn.PixelShuffle", {"upscale_factor": p["upscale_factor"]}),
+    sample_inputs=(TensorType((None, 8, 3, 5)),),
+    examples=({"upscale_factor": 1},),
+)
+
 LAYERS = (
-    _conv(1), _conv(2), CONV_TRANSPOSE_2D,
-    _pool("Max", 1), _pool("Max", 2), _pool("Avg", 1), _pool("Avg", 2),
-    _adaptive(1), _adaptive(2), GLOBAL_AVG_POOL,
+    _conv(1), _conv(2), _conv(3), CONV_TRANSPOSE_2D,
+    _pool("Max", 1), _pool("Max", 2), _pool("Max", 3), _pool("Avg", 1), _pool("Avg", 2), _pool("Avg", 3),
+    _adaptive(1), _adaptive(2), _adaptive(3), GLOBAL_AVG_POOL, UPSAMPLE, PIXEL_SHUFFLE,
 )

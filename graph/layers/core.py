@@ -128,6 +128,10 @@ def _reshape_infer(p, ins):
                 f"N×{format_shape(tuple(target))}: {total} is not divisible by {known}."
             )
         target[target.index(-1)] = total // known
+    elif not target and total != 1:
+        raise ShapeError(
+            f"cannot make {format_shape(t.shape)} ({total} values per sample) a per-sample scalar: that needs "
+            f"exactly one value per sample; reduce it first (e.g. Mean over its dimensions).")
     elif known != total:
         raise ShapeError(
             f"cannot reshape {format_shape(t.shape)} ({total} values per sample) to "
@@ -140,9 +144,10 @@ RESHAPE = LayerSpec(
     type_id="Reshape",
     display_name="Reshape",
     category="Core",
-    description="Give each sample a new shape with the same number of values; -1 infers one dimension.",
-    params=(Ints("shape", (-1,), "Target shape of one sample; one entry may be -1.", allow_minus_one=True,
-                 maximum=1_000_000),),
+    description="Give each sample a new shape with the same number of values; -1 infers one dimension, "
+                "and an empty shape turns one value per sample into a per-sample scalar (shape N).",
+    params=(Ints("shape", (-1,), "Target shape of one sample; one entry may be -1; empty for a single value "
+                 "per sample (output N).", allow_minus_one=True, maximum=1_000_000, min_length=0),),
     infer=_reshape_infer,
     build=lambda p, ins: ModuleCall("dc.Reshape", {"shape": tuple(p["shape"])}),
     sample_inputs=(TensorType((None, 64)),),

@@ -24,15 +24,44 @@ def _need_two(ins) -> list[TensorType]:
     return present
 
 
+def broadcast_shapes(ins: list[TensorType], what: str) -> TensorType:
+    """The shape of an element-wise product whose inputs have one rank and, in each dimension,
+    one size or 1 (a gate of N×C×1×1 scales every position of N×C×H×W, as squeeze-excitation does)."""
+    ranks = {t.rank for t in ins}
+    dtypes = {t.dtype for t in ins}
+    if len(ranks) == 1 and len(dtypes) == 1:
+        shape = []
+        for sizes in zip(*(t.shape for t in ins), strict=True):
+            stretched = {d for d in sizes if d != 1}
+            if len(stretched) > 1:
+                break
+            shape.append(stretched.pop() if stretched else 1)
+        else:
+            return TensorType(tuple(shape), ins[0].dtype)
+    if len(dtypes) > 1:
+        raise ShapeError(f"{what} tensors of one dtype but receives {', '.join(sorted(dtypes))}.")
+    listed = ", ".join(format_shape(t.shape) for t in ins)
+    raise ShapeError(f"{what} tensors whose sizes agree (or are 1, to stretch) in every dimension, but receives "
+                     f"{listed}: make the branches agree.")
+
+
 def _elementwise(type_id: str, verb: str) -> LayerSpec:
+    broadcast = type_id == "Multiply"
+    verbs = verb[:-1] + "ies" if verb.endswith("y") else verb + "s"
+
     def infer(p, ins):
-        return same_shapes(_need_two(ins), f"{verb}s")
+        present = _need_two(ins)
+        if broadcast:
+            return broadcast_shapes(present, verbs)
+        return same_shapes(present, verbs)
 
     return LayerSpec(
         type_id=type_id,
         display_name=type_id,
         category="Merge",
-        description=f"{verb.capitalize()} equally shaped tensors element by element.",
+        description=f"{verb.capitalize()} equally shaped tensors element by element" + (
+            "; a size of 1 stretches to the other's (a gate N×C×1×1 scales every position of N×C×H×W)."
+            if broadcast else "."),
         inputs=_MULTI,
         infer=infer,
         build=lambda p, ins: ModuleCall(f"dc.{type_id}", {}),

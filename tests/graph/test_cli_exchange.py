@@ -54,8 +54,8 @@ def test_import_torch_writes_a_project_with_weights_and_a_summary(tmp_path):
     out = tmp_path / "odd.dcproj"
     result = cli("import-torch", f"{MODELS}:OddOps", "-o", out)
     assert result.returncode == 0, result.stderr
-    assert "imported op 'norm': torch.nn.GroupNorm" in result.stdout
-    assert "parameters: 192 (model: 192)" in result.stdout
+    assert "imported op 'norm': torch.nn.LayerNorm" in result.stdout
+    assert "parameters: 272 (model: 272)" in result.stdout
     assert f"wrote {out} and its weights odd.safetensors" in result.stdout
     project = graph.load_project(out)
     model = graph.compile_network(project)
