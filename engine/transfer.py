@@ -343,6 +343,10 @@ class WeightsMatch:
     layers: list[LayerMatch] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)        # source layers no node of that name takes
     prefix: str = ""                                        # stripped from every source key
+    #: when names did not fit, (source key, network key) pairs matched by structural order
+    by_order: list[tuple[str, str]] = field(default_factory=list)
+    #: why matching by order was refused (names did not fit all layers and order did not either)
+    order_refused: str = ""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)      # from the source; ends the sentence
 
@@ -385,6 +389,9 @@ class WeightsMatch:
             text += " " + problem
         if self.prefix:
             text += f" The prefix '{self.prefix}' was taken off the source's names."
+        if self.by_order:
+            text += (f" The names differ, so the {len(self.by_order)} tensors were matched by their order "
+                     f"and shapes ({_list([f'{a} → {b}' for a, b in self.by_order], 3)}).")
         return " ".join([text, *self.warnings])
 
     def _problems(self) -> list[str]:
@@ -465,6 +472,68 @@ def match_weights(state: Mapping[str, Any] | SourceWeights, project: Any, networ
 
 
 def _match(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], source: str) -> WeightsMatch:
+    """By name, else (when names leave layers out) by structural order: see :func:`match_by_order`."""
+    by_name = _match_names(state, net, model, own, source)
+    if len(by_name.matched) == by_name.total:
+        return by_name
+    pairs, why = match_by_order(state, own)
+    if not pairs:
+        by_name.order_refused = why
+        if not by_name.matched:
+            by_name.notes.append(f"Matching by order was tried too: {why}.")
+        return by_name
+    result = WeightsMatch(net.name, source, by_order=pairs)
+    taken = {mine for _, mine in pairs}
+    for key_source, key_own in pairs:
+        result.state[key_own] = state[key_source].detach().to("cpu").contiguous()
+    by_ident = {ident: node_id for node_id, ident in model.node_names.items()}
+    layers: dict[str, list[str]] = {}
+    for key in own:
+        layers.setdefault(_layer(key), []).append(key)
+    for ident, keys in layers.items():
+        node_id = by_ident.get(ident)
+        node = net.node(node_id) if node_id is not None else None
+        params = sum(int(own[k].numel()) for k in keys)
+        status = MATCHED if all(k in taken or k.rsplit(".", 1)[-1] in OPTIONAL_KEYS for k in keys) else MISSING
+        result.layers.append(LayerMatch(node_id, node.name if node is not None else ident, ident,
+                                        node.type_id if node is not None else "", status, "", params))
+    return result
+
+
+def match_by_order(state: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """Pair the source's tensors with the network's by position when their names differ (an
+    upstream checkpoint's ``main.0.weight`` for our ``conv_1.weight``).
+
+    The rule, so that nothing is guessed: the source's tensors in the order they were saved are
+    paired one to one with the network's ``state_dict`` in its order, and every pair must have the
+    same shape. Any difference in count or in one shape refuses the whole match (a reordered or
+    changed model cannot be told from a matching one then). Buffers older PyTorch versions leave out
+    (``num_batches_tracked``) may be missing on either side, all of them or none. Returns the
+    (source key, network key) pairs, or ``[]`` and why not."""
+    import torch
+
+    theirs = [(str(k), v) for k, v in state.items() if isinstance(v, torch.Tensor)]
+    mine = list(own.items())
+
+    def optional(key: str) -> bool:
+        return key.rsplit(".", 1)[-1] in OPTIONAL_KEYS
+
+    if len(theirs) != len(mine):
+        theirs = [(k, v) for k, v in theirs if not optional(k)]
+        mine = [(k, v) for k, v in mine if not optional(k)]
+    if len(theirs) != len(mine):
+        return [], (f"the source has {len(theirs)} tensors and the network {len(mine)}, so they cannot be "
+                    f"paired in order")
+    if not mine:
+        return [], "the network has no weights"
+    for i, ((key_source, a), (key_own, b)) in enumerate(zip(theirs, mine, strict=True)):
+        if tuple(a.shape) != tuple(b.shape):
+            return [], (f"tensor {i + 1} in order differs in shape ({key_source} is {_shape(a)}, {key_own} is "
+                        f"{_shape(b)}), so the order cannot be trusted")
+    return [(ks, ko) for (ks, _), (ko, _) in zip(theirs, mine, strict=True)], ""
+
+
+def _match_names(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], source: str) -> WeightsMatch:
     import torch
 
     tensors = {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}

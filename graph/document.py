@@ -285,8 +285,10 @@ class Network(Observable):
         return node, edges
 
     def check_connect(self, source: str, target: str, source_port: str = "out",
-                      target_port: str | None = None) -> str:
-        """Raise the reason the edge is not allowed, or return the target port it would use."""
+                      target_port: str | None = None, replacing: bool = False) -> str:
+        """Raise the reason the edge is not allowed, or return the target port it would use.
+        ``replacing``: the edge would take the place of the one feeding a single input (the caller
+        removes that one first), so an occupied input is no reason to refuse."""
         src, dst = self.node(source), self.node(target)
         if source_port not in src.spec.outputs:
             if not src.spec.outputs:
@@ -308,7 +310,7 @@ class Network(Observable):
         for edge in self.in_edges(target, target_port):
             if edge.source == source and edge.source_port == source_port:
                 raise DuplicateEdgeError(f"{src.label()} is already connected to {dst.label()}")
-            if not port.multi:
+            if not port.multi and not replacing:
                 other = self.node(edge.source)
                 raise PortError(f"input '{target_port}' of {dst.label()} is already fed by {other.label()}; "
                                 f"remove that edge first, or use an Add or Concat to merge branches")

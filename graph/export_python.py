@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graph.document import Network, Project
@@ -203,15 +205,69 @@ def names_block(title: str, plan: Plan, block_names: dict[str, str]) -> list[str
     ]
 
 
-def _build_model_source(class_name: str, seed: int) -> str:
-    return (f"def build_model(seed: int = {seed!r}) -> {class_name}:\n"
-            f'    """The model with the same initial weights DeepCanvas gives this seed."""\n'
+def _build_model_source(class_name: str, seed: int, weights_file: str | None = None) -> str:
+    if weights_file is None:
+        return (f"def build_model(seed: int = {seed!r}) -> {class_name}:\n"
+                f'    """The model with the same initial weights DeepCanvas gives this seed."""\n'
+                f"    torch.manual_seed(seed)\n"
+                f"    return {class_name}()")
+    # the file name is the user's text: only ever a whole repr() literal
+    return (f"# the weights the project carried (imported or trained), saved beside this script\n"
+            f"WEIGHTS_FILE = {weights_file!r}\n\n\n"
+            f"def build_model(seed: int = {seed!r}) -> {class_name}:\n"
+            f'    """The model with the weights saved beside this script (WEIGHTS_FILE); the seed only\n'
+            f'    matters for what the weights do not cover (nothing, when they fit)."""\n'
+            f"    from safetensors.torch import load_file\n\n"
             f"    torch.manual_seed(seed)\n"
-            f"    return {class_name}()")
+            f"    model = {class_name}()\n"
+            f"    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), WEIGHTS_FILE)\n"
+            f"    model.load_state_dict(load_file(path), strict=True)\n"
+            f"    return model")
+
+
+def weights_sidecar(script: str | os.PathLike[str]) -> Path:
+    """Where the weights of an exported script go: ``model.py`` -> ``model.weights.safetensors``
+    (never the project's own ``PROJECT.safetensors``, whatever the script is called)."""
+    path = Path(script)
+    return path.with_name(path.stem + ".weights.safetensors")
+
+
+def write_python_export(target: Project | Network, path: str | os.PathLike[str], network: str | None = None,
+                        seed: int = 0, weights: dict[str, Any] | None = None) -> list[Path]:
+    """Write the model script, and with ``weights`` (the network's state dict) a safetensors file
+    beside it that the script loads, so an imported or trained project exports what it computes
+    rather than seeded initial weights. The weights are checked against the network first."""
+    from graph.project_file import atomic_write
+    from graph.state_fit import compare_state
+
+    path = Path(path)
+    written: list[Path] = []
+    sidecar = None
+    if weights is not None:
+        from safetensors.torch import save_file
+
+        from graph.compiler import compile_network
+
+        net, _ = _network(target, network)
+        mismatch = compare_state(compile_network(net, seed=seed).state_dict(), weights)
+        if mismatch:
+            raise GraphError(f"the weights saved beside the project do not fit network '{net.name}' (missing "
+                             f"{mismatch.missing[:3]}, unexpected {mismatch.unexpected[:3]}, other shapes "
+                             f"{mismatch.wrong_shape[:3]}): export with --initial-weights, or load weights "
+                             f"that fit")
+        sidecar = weights_sidecar(path)
+        tmp = sidecar.with_name(sidecar.name + ".tmp")
+        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp))
+        os.replace(tmp, sidecar)
+        written.append(sidecar)
+    text = export_python(target, network, seed, weights_file=sidecar.name if sidecar else None)
+    atomic_write(path, text.encode("utf-8"))
+    return [path, *written]
 
 
 def build_script(target: Project | Network, network: str | None = None, seed: int = 0, *,
-                 reserved: Iterable[str] = (), plan: Plan | None = None) -> tuple[Script, Plan, str]:
+                 reserved: Iterable[str] = (), plan: Plan | None = None,
+                 weights_file: str | None = None) -> tuple[Script, Plan, str]:
     """The model script as parts a training exporter can extend, its plan and its model class's name.
 
     ``reserved``: names the caller's own additions bind or read; the generated class names avoid
@@ -227,8 +283,13 @@ def build_script(target: Project | Network, network: str | None = None, seed: in
         "Needs only torch. Run it to build the model and print its output shape(s) for a random batch.",
         '"""',
     ]
-    for line in ("from __future__ import annotations", "", "import math", "import torch", "from torch import nn"):
+    imports = ("from __future__ import annotations", "", "import math", *(("import os",) if weights_file else ()),
+               "import torch", "from torch import nn")
+    for line in imports:
         script.add_import(line)
+    if weights_file is not None:
+        script.header[2] = ("Needs torch and safetensors (for the weights file beside it). Run it to build the "
+                            "model and print its output shape(s) for a random batch.")
     script.sections += helpers
     script.main = [
         "model = build_model().eval()",
@@ -241,7 +302,7 @@ def build_script(target: Project | Network, network: str | None = None, seed: in
     ]
     samples = sample_inputs_source(plan)
     fixed = ["\n".join(script.imports), "\n".join(names_block("", plan, {})), *helpers, samples,
-             _build_model_source(_CLASS_PLACEHOLDER, seed), "\n".join(script.main)]
+             _build_model_source(_CLASS_PLACEHOLDER, seed, weights_file), "\n".join(script.main)]
     taken = set(reserved).union(*(script_names(part) for part in fixed)) - {_CLASS_PLACEHOLDER}
     class_name = class_identifier(title, avoid=taken)
     taken.add(class_name)
@@ -249,12 +310,14 @@ def build_script(target: Project | Network, network: str | None = None, seed: in
     script.data = names_block(title, plan, block_names)
     script.sections += blocks
     script.sections.append(model_class_source(plan, class_name, _MODEL_DOC, block_classes))
-    script.sections.append(_build_model_source(class_name, seed))
+    script.sections.append(_build_model_source(class_name, seed, weights_file))
     script.sections.append(samples)
     return script, plan, class_name
 
 
-def export_python(target: Project | Network, network: str | None = None, seed: int = 0) -> str:
-    """The script text for one network (the project's first by default)."""
-    script, _, _ = build_script(target, network, seed)
+def export_python(target: Project | Network, network: str | None = None, seed: int = 0,
+                  weights_file: str | None = None) -> str:
+    """The script text for one network (the project's first by default); with ``weights_file``
+    (a name beside the script) ``build_model`` loads those weights."""
+    script, _, _ = build_script(target, network, seed, weights_file=weights_file)
     return script.render()

@@ -13,7 +13,7 @@ every value's shape and tells which values follow the batch size. Each traced st
 
 The result is checked before it is returned: the imported network must compile, take the model's
 weights without a missing or extra tensor, and compute the same outputs on the example batch.
-Nested modules are flattened into one network. torch is imported only when this package is used.
+Submodules become nested blocks (hierarchy), or one flat network on request. torch is imported only when this package is used.
 
 Modules: report (ImportReport, TorchImportError), target (MODULE:CLASS and example inputs), tracing
 (torch.fx and the recorded runs), converter (the walk), module_table and function_table (what maps to
@@ -32,12 +32,13 @@ from graph.import_torch.target import example_inputs, load_target, parse_shapes
 
 def import_torch(target: str, input_shapes: Sequence[tuple[int, ...]] | None = None,
                  dtypes: Sequence[str] | None = None, kwargs: dict[str, Any] | None = None,
-                 name: str | None = None) -> ImportReport:
-    """``MODULE:CLASS`` -> an ImportReport (project, weights, summary)."""
+                 name: str | None = None, flatten: bool = False) -> ImportReport:
+    """``MODULE:CLASS`` -> an ImportReport (project, weights, summary); submodules become nested
+    blocks unless ``flatten``."""
     model, pymod = load_target(target, kwargs)
     inputs = example_inputs(pymod, input_shapes, dtypes)
     class_name = target.rpartition(":")[2]
-    return import_model(model, inputs, name=name or class_name, source=target)
+    return import_model(model, inputs, name=name or class_name, source=target, flatten=flatten)
 
 
 __all__ = ["ImportReport", "TorchImportError", "example_inputs", "import_model", "import_torch", "load_target",
