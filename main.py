@@ -1,6 +1,6 @@
 """DeepCanvas entry point: the desktop app by default, headless sub-commands for scripts and CI.
 
-    python main.py [PROJECT] [--screenshot OUT.png]   open the editor
+    python main.py [PROJECT] [--screenshot OUT.png [--size WxH]]   open the editor
     python main.py summary PROJECT [--json]           layer table with shapes and parameter counts
     python main.py validate PROJECT                   exit 0 when the network is sound
     python main.py export PROJECT -o train.py         standalone PyTorch script (model, data, training)
@@ -92,7 +92,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output not in (None, "-") and Path(args.output).is_dir():
         return _fail(f"{args.output} is a folder; give a file name such as {Path(args.output) / 'model.py'}")
     if args.model_only or "dataset" not in project.settings:
-        text = graph.export_python(project, args.network, seed=0 if args.seed is None else args.seed)
+        from graph.export_python import write_python_export
+        from graph.project_file import load_weights, weights_path
+
+        seed = 0 if args.seed is None else args.seed
+        beside = weights_path(args.project)
+        net_name = project.network(args.network).name
+        weights = None if args.initial_weights or not beside.is_file() else load_weights(beside).get(net_name)
+        if weights and args.output not in (None, "-"):
+            # the weights the project carries (imported or trained) travel with the script
+            for path in write_python_export(project, args.output, args.network, seed=seed, weights=weights):
+                print(f"wrote {path}")
+            return 0
+        if weights:
+            print(f"note: the script builds seeded initial weights; give a file with -o to export the weights "
+                  f"in {beside.name} beside it", file=sys.stderr)
+        text = graph.export_python(project, args.network, seed=seed)
     else:
         # the project says what to train on: the script also loads the data and trains like the app
         from engine.export_training import export_training_script, write_training_export
@@ -156,7 +171,7 @@ def cmd_import_torch(args: argparse.Namespace) -> int:
         return _fail("--kwargs must be a JSON object such as '{\"classes\": 10}'")
     shapes = parse_shapes(args.input_shape) if args.input_shape else None
     dtypes = [d.strip() for d in args.dtype.split(",")] if args.dtype else None
-    report = import_torch(args.target, shapes, dtypes, kwargs, name=args.name)
+    report = import_torch(args.target, shapes, dtypes, kwargs, name=args.name, flatten=args.flat)
     net = report.project.main
     graph.save_project(report.project, out, weights={net.name: report.weights})
     print(report.format())
@@ -205,6 +220,11 @@ def _match_report(match, rest: str) -> str:
     lines = [f"weights of {match.source} into network '{match.network}': {fit} layers match"]
     if match.prefix:
         lines.append(f"  prefix taken off the source's names: {match.prefix}")
+    if match.by_order:
+        lines.append(f"  the names differ: matched by order and shape ({len(match.by_order)} tensors)")
+        lines += [f"    {theirs} -> {ours}" for theirs, ours in match.by_order]
+    elif match.order_refused and len(match.matched) < match.total:
+        lines.append(f"  not matched by order either: {match.order_refused}")
     for label, names in (("matched", match.matched), ("changed size", match.changed),
                          ("missing from the source", match.untrained), ("unused from the source", match.dropped)):
         if names:
@@ -277,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", help="float32 (default) or int64 for token ids; one per input, comma separated")
     p.add_argument("--kwargs", help="constructor arguments as a JSON object")
     p.add_argument("--name", help="project name (default: the class name)")
+    p.add_argument("--flat", action="store_true",
+                   help="flatten all: one node per layer, instead of the model's submodules as nested blocks")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     p = sub.add_parser("load-weights", help="fit weights from a file, project or run into a network, layer by "
@@ -306,10 +328,24 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     add_commands(sub, COMMANDS)
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    """'1024x700' -> (1024, 700), or a message saying what is expected."""
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: write WIDTHxHEIGHT, e.g. 1024x700") from None
+    if not (640 <= width <= 7680 and 480 <= height <= 4320):
+        raise argparse.ArgumentTypeError(f"{text!r}: the width must be 640 to 7680 and the height 480 to 4320 pixels")
+    return width, height
+
+
 def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deepcanvas", description="Open the DeepCanvas editor.")
     parser.add_argument("project", nargs="?", help="project file to open")
     parser.add_argument("--screenshot", metavar="OUT.png", help="render the window to a PNG and exit")
+    parser.add_argument("--size", metavar="WxH", type=_window_size,
+                        help="window size for --screenshot, e.g. 1024x700 (default 1600x1000)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -325,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from gui.app import run
 
-    return run(project=args.project, screenshot=args.screenshot)
+    return run(project=args.project, screenshot=args.screenshot, size=args.size)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

@@ -51,7 +51,8 @@ def _no_display() -> bool:
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")))
 
 
-def run(project: str | None = None, screenshot: str | None = None) -> int:
+def run(project: str | None = None, screenshot: str | None = None,
+        size: tuple[int, int] | None = None) -> int:
     if _no_display():
         if not screenshot:
             # Qt would abort with a core dump; say what to do instead
@@ -69,8 +70,10 @@ def run(project: str | None = None, screenshot: str | None = None) -> int:
     if project and not window.files.open_path(project, ask_to_save=False) and screenshot:
         window.files.shutdown()
         return 1
+    if not project:
+        window.first_screen.show_start_page()     # templates and recent projects first
     if screenshot:
-        return save_screenshot(window, Path(screenshot))
+        return save_screenshot(window, Path(screenshot), size or SCREENSHOT_SIZE)
     probe = os.environ.get(FIRST_PAINT_ENV)
     if probe:
         _FirstPaintProbe(window, Path(probe))
@@ -98,13 +101,15 @@ def _report_unexpected_errors(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
-def save_screenshot(window: MainWindow, path: Path) -> int:
+def save_screenshot(window: MainWindow, path: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -> int:
     """Render the window as a person would see it (laid out, fitted) to a PNG."""
     app = _application()
-    window.resize(*SCREENSHOT_SIZE)
+    window.resize(*size)
     window.show()
     for _ in range(3):
         app.processEvents()
+    window.first_screen.layout.apply()      # the docks as they settle at this size
+    app.processEvents()
     for view in window.tabs.views():
         view.fit_to_view()
     app.processEvents()
@@ -132,6 +137,8 @@ class _FirstPaintProbe(QObject):
         self.done = False
         view = window.tabs.current_view()
         target = view.viewport() if view is not None else window
+        if window.first_screen.start.page is not None:    # the start page is what shows first
+            target = window.first_screen.start.page
         target.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

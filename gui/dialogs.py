@@ -3,19 +3,25 @@ monkeypatch, and the rest of the code never builds a QMessageBox itself."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
+    QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -69,12 +75,88 @@ def _choose_target(parent: QWidget, title: str, suggested: str, filters: str, su
     return p if p.suffix else p.with_suffix(suffix)
 
 
-def choose_save_path(parent: QWidget, suggested: str) -> Path | None:
-    return _choose_target(parent, "Save project as", suggested, PROJECT_FILTER, ".dcproj")
+def choose_save_path(parent: QWidget, suggested: str, why: str = "") -> Path | None:
+    """Where to save the project; ``why`` titles the dialog when saving was not the person's idea
+    (F5 on an untitled project: runs are kept beside the project file)."""
+    return _choose_target(parent, why or "Save project as", suggested, PROJECT_FILTER, ".dcproj")
 
 
 def choose_export_path(parent: QWidget, suggested: str) -> Path | None:
     return _choose_target(parent, "Export Python script", suggested, PYTHON_FILTER, ".py")
+
+
+ExportKind = Literal["training", "model"]
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    path: Path
+    kind: ExportKind
+
+
+class ExportDialog(QDialog):
+    """File ▸ Export Python Script: the full training script (what ``main.py export`` writes when
+    the project has a data set) or the model alone, and where to write it."""
+
+    def __init__(self, parent: QWidget | None, suggested: str, training_unavailable: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export Python script")
+        self.training_button = QRadioButton("Training script: the network, the project's data set and its "
+                                            "training loop (python train.py trains it as DeepCanvas does)")
+        self.model_button = QRadioButton("Model only: the network as a torch nn.Module, nothing else needed")
+        for button in (self.training_button, self.model_button):
+            button.setToolTip(button.text())
+        group = QButtonGroup(self)
+        group.addButton(self.training_button)
+        group.addButton(self.model_button)
+        self.reason = QLabel(training_unavailable)
+        self.reason.setProperty("role", "muted")
+        self.reason.setWordWrap(True)
+        self.reason.setVisible(bool(training_unavailable))
+        self.training_button.setEnabled(not training_unavailable)
+        (self.model_button if training_unavailable else self.training_button).setChecked(True)
+        self.path_edit = QLineEdit(suggested)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("File:"))
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.path_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text.strip())))
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Export:"))
+        layout.addWidget(self.training_button)
+        layout.addWidget(self.model_button)
+        layout.addWidget(self.reason)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+        self.resize(620, self.sizeHint().height())
+
+    def _browse(self) -> None:
+        path = _choose_target(self, "Export Python script", self.path_edit.text(), PYTHON_FILTER, ".py")
+        if path is not None:
+            self.path_edit.setText(str(path))
+
+    def choice(self) -> ExportChoice | None:
+        text = self.path_edit.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        kind: ExportKind = "training" if self.training_button.isChecked() else "model"
+        return ExportChoice(path if path.suffix else path.with_suffix(".py"), kind)
+
+
+def choose_export(parent: QWidget, suggested: str, training_unavailable: str = "") -> ExportChoice | None:
+    """What to export and where; ``training_unavailable`` says why only the model can be exported."""
+    dialog = ExportDialog(parent, suggested, training_unavailable)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.choice()
 
 
 def ask_text(parent: QWidget, title: str, label: str, text: str = "") -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -53,6 +54,8 @@ class ImportRequest:
     class_name: str
     input_shape: str
     dtype: str
+    #: one node per layer instead of the model's submodules as nested blocks
+    flatten: bool = False
 
     @property
     def target(self) -> str:
@@ -98,6 +101,10 @@ class ImportDialog(QDialog):
         self.dtype_combo.addItems(["float32", "int64"])
         if last:
             self.dtype_combo.setCurrentText(last.dtype)
+        self.flatten_check = QCheckBox("Flatten all (one node per layer, no nested blocks)")
+        self.flatten_check.setChecked(bool(last and last.flatten))
+        self.flatten_check.setToolTip("By default the model's submodules (a ResNet's layer1, its BasicBlocks) "
+                                      "become nested blocks, and identical ones share one definition.")
         note = QLabel("The model is traced with torch.fx. Layers DeepCanvas knows become its layers; other steps "
                       "become “Imported op” nodes that keep running the original call. Running the file "
                       "executes its code, so import only files you trust.")
@@ -108,6 +115,7 @@ class ImportDialog(QDialog):
         form.addRow("Class:", self.class_edit)
         form.addRow("Input shape:", self.shape_edit)
         form.addRow("Input dtype:", self.dtype_combo)
+        form.addRow("", self.flatten_check)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
         buttons.accepted.connect(self.accept)
@@ -133,7 +141,8 @@ class ImportDialog(QDialog):
 
     def request(self) -> ImportRequest:
         return ImportRequest(self.file_edit.text().strip(), self.class_edit.text().strip(),
-                             self.shape_edit.text().strip(), self.dtype_combo.currentText())
+                             self.shape_edit.text().strip(), self.dtype_combo.currentText(),
+                             self.flatten_check.isChecked())
 
 
 # -- the actions --------------------------------------------------------------------------------------
@@ -229,7 +238,8 @@ class ExchangeActions:
         QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             shapes = parse_shapes(request.input_shape) if request.input_shape else None
-            report = import_torch(request.target, shapes, [request.dtype] if shapes else None)
+            report = import_torch(request.target, shapes, [request.dtype] if shapes else None,
+                                  flatten=request.flatten)
         except GraphError as exc:
             dialogs.show_error(self.window, "Cannot import the model", str(exc))
             return False

@@ -22,6 +22,9 @@ from gui.recovery import RecoveryEntry, RecoveryStore
 from gui.session import EditorSession, empty_project
 from gui.settings import AppSettings
 
+#: the name of a project nobody named yet (see gui.session.empty_project)
+DEFAULT_PROJECT_NAME = "Untitled"
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +50,8 @@ class FileController(QObject):
         self.remember_files = True
         #: False for screenshots: report errors to the log instead of a dialog nobody can click
         self.interactive = True
+        #: a training-script export is being written in the background
+        self.exporting = False
 
     def _error(self, title: str, message: str) -> None:
         if self.interactive:
@@ -127,11 +132,19 @@ class FileController(QObject):
             return self.save_as()
         return self._save_to(self.session.path)
 
-    def save_as(self) -> bool:
+    def save_as(self, why: str = "") -> bool:
+        """Ask where to save and save there; ``why`` says why the save was asked for when the person
+        did not ask (it titles the dialog and goes to the status bar)."""
         suggested = str(self.session.path or Path.cwd() / f"{_file_stem(self.session.project.name)}.dcproj")
-        path = dialogs.choose_save_path(self.window, suggested)
+        if why:
+            self.message.emit(why)
+        path = dialogs.choose_save_path(self.window, suggested, why)
         if path is None:
             return False
+        project = self.session.project
+        if project.name == DEFAULT_PROJECT_NAME and self.session.path is None:
+            # an untitled project takes the name it is saved under (titles, headings, its runs)
+            project.name = Path(path).stem or DEFAULT_PROJECT_NAME
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
@@ -157,13 +170,67 @@ class FileController(QObject):
 
     # -- export ---------------------------------------------------------------------------------
     def export_python(self, network_name: str | None = None) -> bool:
+        """File ▸ Export Python Script: the training script (as ``main.py export`` writes it) or the
+        model alone, as the person chooses in the export dialog."""
         project = self.session.project
         name = network_name or project.main.name
         base = self.session.path.with_suffix(".py") if self.session.path else Path.cwd() / f"{_file_stem(name)}.py"
-        path = dialogs.choose_export_path(self.window, str(base))
-        if path is None:
+        unavailable = ("" if project.settings.get("dataset") else
+                       "The training script needs a data set: pick one in the training panel's Data tab first.")
+        choice = dialogs.choose_export(self.window, str(base), unavailable)
+        if choice is None:
             return False
-        return self.export_to(path, name)
+        if choice.kind == "training":
+            return self.export_training(choice.path, name)
+        return self.export_to(choice.path, name)
+
+    def export_training(self, path: Path, network_name: str) -> bool:
+        """Write the training script (and, for data the script cannot load itself, the arrays beside
+        it) off the GUI thread; the status bar says what was written, or the error says why not.
+        True when the export started."""
+        from graph import project_from_dict, project_to_dict
+        from graph.shapes import require_valid
+        from gui.training.background import run_in_background
+
+        path = Path(path)
+        try:
+            require_valid(self.session.project.network(network_name))  # the problems, named, before any file
+        except GraphError as exc:
+            self._error("Cannot export", str(exc))
+            return False
+        snapshot = project_to_dict(self.session.project)
+        base_dir = str(self.session.path.resolve().parent) if self.session.path else None
+        self.exporting = True
+        self.message.emit(f"Exporting the training script of {network_name}…")
+
+        def work() -> list[Path]:
+            from engine.export_training import write_training_export
+
+            return write_training_export(project_from_dict(snapshot), path, network_name, base_dir=base_dir)
+
+        def done(written: list[Path]) -> None:
+            self.exporting = False
+            extra = f" (with its data in {written[1].name})" if len(written) > 1 else ""
+            self.message.emit(f"Exported the training script of {network_name} to {path.name}{extra}: "
+                              f"python {path.name} trains it")
+
+        def failed(exc: Exception) -> None:
+            from engine.errors import TrainingError
+
+            self.exporting = False
+            if isinstance(exc, TrainingError):
+                text = exc.message
+            elif isinstance(exc, OSError):
+                text = f"{path}: {exc.strerror or exc}"
+            elif isinstance(exc, GraphError):
+                text = str(exc)
+            else:
+                log.error("exporting the training script failed", exc_info=(type(exc), exc, exc.__traceback__))
+                text = f"The training script cannot be written: {exc}"
+            self._error("Cannot export", text)
+
+        run_in_background(work, done, failed, owner=self)
+        return True
 
     def export_to(self, path: Path, network_name: str) -> bool:
         try:

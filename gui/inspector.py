@@ -39,6 +39,7 @@ from graph.events import (
 from gui import blocks, commands, theme
 from gui.canvas.node_item import format_count
 from gui.param_editors import ParamEditor
+from gui.problems_panel import counted_problems
 from gui.session import EditorSession
 
 
@@ -401,4 +402,5 @@ class Inspector(QScrollArea):
             self._info["nodes"].setText(str(len(network)))
             self._info["params"].setText(f"{analysis.total_params:,}")
             self._info["mult_adds"].setText(format_count(analysis.total_mult_adds))
-            self._info["problems"].setText(str(len(analysis.problems)) if analysis.problems else "none")
+            counted = counted_problems(network, analysis)
+            self._info["problems"].setText(str(len(counted)) if counted else "none")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from graph import Analysis, Network, Project
-from gui import blocks_actions, exchange, icons, theme
+from graph.events import NodeAdded, NodeRemoved
+from gui import adaptive_layout, blocks_actions, exchange, first_screen, icons, theme
 from gui.analysis import install_analyze_menu
 from gui.canvas import editing
 from gui.canvas.node_item import format_count
@@ -32,7 +33,7 @@ from gui.canvas.view import CanvasView
 from gui.files import FileController
 from gui.inspector import Inspector
 from gui.palette import PalettePanel
-from gui.problems_panel import ProblemsPanel
+from gui.problems_panel import ProblemsPanel, counted_problems
 from gui.quick_add import QuickAddPopup
 from gui.recovery import RecoveryStore
 from gui.session import EditorSession
@@ -45,8 +46,8 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "DeepCanvas"
 DEFAULT_SIZE = (1480, 920)
-#: height the training dock grows to when it is shown and shorter than this
-TRAINING_DOCK_HEIGHT = 380
+#: why F5 on an untitled project asks where to save it first
+TRAINING_NEEDS_A_FILE = "Save the project first: each training run is kept in a 'runs' folder beside its file"
 
 SHORTCUTS_HELP = """<table cellspacing=4>
 <tr><td><b>Tab</b> / double-click</td><td>search for a layer and add it at the cursor</td></tr>
@@ -86,6 +87,10 @@ class MainWindow(QMainWindow):
         self._state_restored = False
         self.quick_add: QuickAddPopup | None = None
         self._training_sized = False
+        self._hint_check_queued = False
+        #: why the chosen data set does not fit the network (the Data tab says it; so does the status bar)
+        self._data_problem = ""
+        self._shape_problems = 0
         self.setObjectName("MainWindow")
         self.setDockNestingEnabled(True)
         self.setDocumentMode(True)
@@ -127,6 +132,7 @@ class MainWindow(QMainWindow):
         self.session.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
         self.session.pathChanged.connect(lambda _p: self._update_title())
         self.session.analysisChanged.connect(self._on_analysis)
+        self.session.graphEvent.connect(self._nodes_added_or_removed)
         self.tabs.viewCreated.connect(self._connect_view)
         self.tabs.currentViewChanged.connect(self._current_view_changed)
         self.palette_panel.layerActivated.connect(self.add_layer_from_palette)
@@ -137,6 +143,7 @@ class MainWindow(QMainWindow):
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.training.raiseRequested.connect(self.show_training)
         self.training.stateChanged.connect(self._training_state)
+        self.training.dataProblem.connect(self._data_problem_changed)
         self.files.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.files.recentChanged.connect(self._rebuild_recent_menu)
         QGuiApplication.clipboard().dataChanged.connect(self._update_actions)
@@ -149,6 +156,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         if restore_layout:
             self._restore_layout()
+        #: start page, training panel hidden until wanted, docks fitted to the screen
+        self.first_screen = first_screen.install(self)
 
     # -- the public surface for other panels ------------------------------------------------------
     @property
@@ -220,7 +229,7 @@ class MainWindow(QMainWindow):
         A("save", "&Save", self.files.save, Std.Save, "save", "Save the project")
         A("save_as", "Save &As…", self.files.save_as, Std.SaveAs, None, "Save the project under a new name")
         A("export", "&Export Python Script…", self._export, "Ctrl+E", "export",
-          "Export the current network as a standalone PyTorch script")
+          "Export the training script, or the current network's model alone, as standalone PyTorch")
         A("quit", "&Quit", self.close, Std.Quit)
 
         stack = self.session.undo_stack
@@ -350,7 +359,7 @@ class MainWindow(QMainWindow):
         self.problems_button = QToolButton()
         self.problems_button.setAutoRaise(True)
         self.problems_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.problems_button.clicked.connect(lambda: (self.problems_dock.show(), self.problems_dock.raise_()))
+        self.problems_button.clicked.connect(self._show_problems)
         self.params_label = QLabel()
         self.zoom_label = QLabel()
         status.addPermanentWidget(self.problems_button)
@@ -376,6 +385,23 @@ class MainWindow(QMainWindow):
         view.canvas.selectionChanged.connect(lambda v=view: self._selection_changed(v))
         view.nodeDoubleClicked.connect(self._edit_node_name)
         view.canvas.snap_to_grid = self.actions_by_name["snap"].isChecked()
+
+    def _nodes_added_or_removed(self, event: object) -> None:
+        if isinstance(event, NodeAdded | NodeRemoved) and not self._hint_check_queued:
+            self._hint_check_queued = True
+            QTimer.singleShot(0, self._refresh_empty_hints)
+
+    def _refresh_empty_hints(self) -> None:
+        """An empty canvas shows a hint across the whole view; a node added repaints only its own
+        spot, so when a canvas gains its first node (or loses its last) the whole view repaints."""
+        self._hint_check_queued = False
+        if not shiboken6.isValid(self):
+            return
+        for view in self.tabs.views():
+            has_nodes = bool(view.canvas.nodes)
+            if view.property("dc_has_nodes") != has_nodes:
+                view.setProperty("dc_has_nodes", has_nodes)
+                view.viewport().update()
 
     def _current_view_changed(self, view: CanvasView | None) -> None:
         net = view.canvas.network if view is not None else None
@@ -416,18 +442,39 @@ class MainWindow(QMainWindow):
             return
         self.params_label.setText(f"{analysis.total_params:,} params · "
                                   f"{format_count(analysis.total_mult_adds)} mult-adds")
-        self._problem_count(len(analysis.problems))
+        self._problem_count(len(counted_problems(network, analysis)))
 
     def _problem_count(self, count: int) -> None:
+        """The status bar's count: the network's problems, plus the data set not fitting it."""
         t = theme.current()
+        self._shape_problems = count
         if count:
-            self.problems_button.setIcon(icons.icon("error", t.error))
-            self.problems_button.setText(f"{count} problem{'s' if count != 1 else ''}")
             self.problems_dock.setWindowTitle(f"Problems ({count})")
+        else:
+            self.problems_dock.setWindowTitle("Problems")
+        total = count + (1 if self._data_problem else 0)
+        if total:
+            self.problems_button.setIcon(icons.icon("error", t.error))
+            text = f"{total} problem{'s' if total != 1 else ''}"
+            self.problems_button.setText(text if not self._data_problem or count else "Data does not fit")
         else:
             self.problems_button.setIcon(icons.icon("ok", t.canvas.valid))
             self.problems_button.setText("No problems")
-            self.problems_dock.setWindowTitle("Problems")
+        self.problems_button.setToolTip(f"Data: {self._data_problem}" if self._data_problem
+                                        else "Every shape fits" if not count else "Show the problems")
+
+    def _data_problem_changed(self, problem: str) -> None:
+        self._data_problem = problem
+        self._problem_count(self._shape_problems)
+
+    def _show_problems(self) -> None:
+        """The network's problems in their dock; when only the data does not fit, the Data tab."""
+        if self._data_problem and not self._shape_problems:
+            self.show_training()
+            self.training.show_data_tab()
+            return
+        self.problems_dock.show()
+        self.problems_dock.raise_()
 
     def _zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f} %")
@@ -439,14 +486,15 @@ class MainWindow(QMainWindow):
             return      # already in view (a new run): leave the layout alone
         dock.show()
         dock.raise_()
-        if not self._training_sized and not dock.isFloating() and dock.height() < TRAINING_DOCK_HEIGHT:
-            # the plots need room: grow the bottom area the first time it is too short for them
-            self.resizeDocks([dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        wanted = adaptive_layout.bottom_height(self.height())   # room for the plots, not more
+        if not self._training_sized and not dock.isFloating() and dock.height() != wanted:
+            # the plots need room: size the bottom area the first time (a share of the window)
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
         self._training_sized = True
 
     def _saved_path_for_training(self) -> Path | None:
         """Runs live in a folder beside the project file: an untitled project is saved first."""
-        if self.session.path is None and not self.files.save_as():
+        if self.session.path is None and not self.files.save_as(TRAINING_NEEDS_A_FILE):
             return None
         return self.session.path
 
@@ -464,6 +512,10 @@ class MainWindow(QMainWindow):
         self.projectReplaced.emit(project)
 
     def _update_title(self) -> None:
+        # the undo stack outlives the window by a moment at exit (its clear() announces that it is
+        # clean again while the window is already gone): nothing to title then
+        if not shiboken6.isValid(self):
+            return
         self.setWindowTitle(f"{self.files.display_name()}[*] — {APP_NAME}")
         self.setWindowModified(self.session.modified)
 

@@ -6,11 +6,20 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from graph import Analysis, Network
+from graph import Analysis, Network, Problem
 from gui import icons, theme
 from gui.session import EditorSession
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+EMPTY_HINT = "The network is empty: add an Input, your layers and an Output (Tab on the canvas searches for one)."
+
+
+def counted_problems(network: Network | None, analysis: Analysis) -> list[Problem]:
+    """The problems worth counting: none for an empty network. A blank canvas lacks an Input and an
+    Output, but that is where every network starts, not a mistake to flag in red."""
+    if network is None or not network.nodes:
+        return []
+    return list(analysis.problems)
 
 
 class ProblemsPanel(QWidget):
@@ -48,12 +57,16 @@ class ProblemsPanel(QWidget):
             self._show(analysis)
 
     def _show(self, analysis: Analysis) -> None:
-        messages = [(p.message, p.node_id) for p in analysis.problems]
+        messages = [(p.message, p.node_id) for p in counted_problems(self.network, analysis)]
         if messages == self._messages and self.list.count():
             return
         self._messages = messages
         self.list.clear()
-        if not messages:
+        if not messages and self.network is not None and not self.network.nodes:
+            item = QListWidgetItem(EMPTY_HINT)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.list.addItem(item)
+        elif not messages:
             item = QListWidgetItem(icons.icon("ok", theme.current().canvas.valid), "No problems: every shape fits.")
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.list.addItem(item)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.analysis.drawing import PixmapTile, sample_pixmap, token_text
-from gui.analysis.view_base import AnalysisView
+from gui.analysis.view_base import AnalysisView, classifier_only
 
 #: tiles per row in the gallery of worst samples
 GALLERY_COLUMNS = 6
@@ -101,6 +101,27 @@ class EvaluationView(AnalysisView):
         self.body_layout.addWidget(self.notes)
         self.body_layout.addWidget(split, 1)
         self.resize(960, 820)
+
+    def not_applicable(self, network: Any) -> str:
+        return classifier_only("Evaluation (accuracy, confusion matrix, precision and recall)", self.recipe(),
+                               network.name)
+
+    def clear_result(self) -> None:
+        self.summary.setText("")
+        self.notes.setText("")
+        self.notes.hide()
+        self.confusion.show_matrix(None)
+        self.table.setRowCount(0)
+        for tile in self.tiles:
+            tile.deleteLater()
+        self.tiles = []
+        self.gallery_title.setText("")
+
+    def show_error(self, exc: BaseException | str) -> None:
+        # the numbers shown no longer answer what was asked: the error stands alone
+        self.result = None
+        self.clear_result()
+        super().show_error(exc)
 
     def start(self, network: str, weights: dict[str, Any] | None) -> None:
         def compute(project: Any, dataset: Any) -> Any:

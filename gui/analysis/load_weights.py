@@ -215,6 +215,10 @@ class LoadWeightsDialog(QDialog):
             self.run_box.addItem("no runs yet: train the project, or choose another run folder", None)
         pos = self.run_box.findData(current)
         self.run_box.setCurrentIndex(max(0, pos))
+        # the run shown as chosen is read at once: Attach works without picking it again
+        chosen = self.run_box.currentData()
+        if chosen and (self.source_path is None or str(self.source_path) != chosen):
+            self._run_chosen()
 
     def _run_chosen(self) -> None:
         data = self.run_box.currentData()

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBox
 
 from gui.analysis.drawing import HEAT, blend, sample_image, scaled_pixmap, to_qimage
 from gui.analysis.sample_picker import SamplePicker, target_text
-from gui.analysis.view_base import AnalysisView
+from gui.analysis.view_base import AnalysisView, classifier_only
 
 #: pixels per side of each of the three pictures
 PICTURE_SIZE = 240
@@ -61,6 +61,14 @@ class SaliencyView(AnalysisView):
         column.addStretch(1)
         self.body_layout.addLayout(column)
         self.resize(800, 620)
+
+    def not_applicable(self, network: Any) -> str:
+        return classifier_only("A saliency map", self.recipe(), network.name)
+
+    def clear_result(self) -> None:
+        for picture in self.pictures.values():
+            picture.clear()
+        self.caption.setText("")
 
     def set_class(self, index: int | None) -> None:
         """Map the score of this class (None: the predicted one)."""

@@ -48,8 +48,27 @@ class NodeHeading(QLabel):
             self.clicked.emit(self.node_id)
 
 
-def activation_widget(act: Any, class_names: list[str] | None, vocab: list[str] | None) -> QWidget:
-    """The drawing that suits an activation's shape."""
+def class_score_nodes(activations: list[Any], class_names: list[str] | None) -> set[str]:
+    """The node ids whose values are the class scores: walking back from the Output, every vector of
+    one value per class (the last Dense, a Softmax after it, the Output itself) gets the class names
+    under its bars."""
+    if not class_names:
+        return set()
+    n = len(class_names)
+    out: set[str] = set()
+    for act in reversed(activations):
+        if act.kind != "vector" or act.value.size != n:
+            if out:
+                break
+            continue
+        out.add(act.node_id)
+    return out
+
+
+def activation_widget(act: Any, class_names: list[str] | None, vocab: list[str] | None,
+                      class_scores: bool | None = None) -> QWidget:
+    """The drawing that suits an activation's shape; ``class_scores`` labels a vector's bars with
+    the class names (by default only an Output's)."""
     value = act.value
     if value.size > MAX_DRAWN and act.kind not in ("image", "vector"):     # those draw a bounded part
         label = QLabel(f"{value.size:,} values: too many to draw; {value_text(value)}")
@@ -69,7 +88,8 @@ def activation_widget(act: Any, class_names: list[str] | None, vocab: list[str] 
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
     if act.kind == "vector":
-        labels = class_names if act.type_id == "Output" and class_names and len(class_names) == value.size else None
+        scores = act.type_id == "Output" if class_scores is None else class_scores
+        labels = class_names if scores and class_names and len(class_names) == value.size else None
         top = int(np.argmax(value)) if labels else None
         return BarsView(value, labels, top)
     if act.kind == "scalar":
@@ -108,6 +128,29 @@ class TraceView(AnalysisView):
         self.body_layout.addWidget(self.scroll, 1)
         self.resize(820, 860)
 
+    def not_applicable(self, network: Any) -> str:
+        inputs = network.inputs()
+        if len(inputs) == 1:
+            return ""
+        if not inputs:
+            return (f"Trace follows one validation sample from an Input node, and '{network.name}' has none: add an "
+                    "Input node (Tab, then type Input).")
+        names = ", ".join(f"'{n.name}'" for n in inputs)
+        if self.recipe() == "gan":
+            return (f"Trace follows one validation sample through a network with one Input. '{network.name}' is a "
+                    f"GAN with {len(inputs)} Inputs ({names}): noise feeds the generator and the data feeds the "
+                    "discriminator, so no single sample runs through all of it. The training panel's Samples tab "
+                    "shows what the generator makes.")
+        return (f"Trace follows one validation sample through a network with one Input, and '{network.name}' has "
+                f"{len(inputs)} ({names}); a data set feeds exactly one. Trace a network with a single Input.")
+
+    def clear_result(self) -> None:
+        for row in self.rows:
+            row.deleteLater()
+        self.rows, self.headings = [], []
+        self.prediction.setText("")
+        self.notes.setText("")
+
     def start(self, network: str, weights: dict[str, Any] | None) -> None:
         index = self.picker.index
 
@@ -128,6 +171,7 @@ class TraceView(AnalysisView):
         for row in self.rows:
             row.deleteLater()
         self.rows, self.headings = [], []
+        scores = class_score_nodes(result.activations, class_names)
         for act in result.activations:
             row = QFrame()
             row.setFrameShape(QFrame.Shape.StyledPanel)
@@ -137,7 +181,7 @@ class TraceView(AnalysisView):
                                                f"{_shape_text(act.shape)} &nbsp;<small>{value_text(act.value)}</small>")
             heading.clicked.connect(self.controller.select_node)
             layout.addWidget(heading)
-            layout.addWidget(activation_widget(act, class_names, dataset.vocab))
+            layout.addWidget(activation_widget(act, class_names, dataset.vocab, act.node_id in scores))
             self.list_layout.insertWidget(self.list_layout.count() - 1, row)
             self.rows.append(row)
             self.headings.append(heading)

@@ -46,6 +46,23 @@ class Notice(QFrame):
                            f"{accent.blue()},28); border: 1px solid {accent.name()}; border-radius: 4px; }}")
 
 
+#: why a classifier's analysis (evaluation, saliency) does not fit a recipe, and where to look instead
+NOT_A_CLASSIFIER = {
+    "gan": ("'{net}' is a GAN: its generator makes samples and its discriminator tells real from made, so there "
+            "are no classes to score. The training panel's Samples tab shows what the generator makes."),
+    "autoencoder": ("'{net}' is an autoencoder: it rebuilds its input instead of naming a class. The training "
+                    "panel's Samples tab shows its reconstructions."),
+    "regression": ("'{net}' predicts numbers (regression), not classes. The training panel's curves show its "
+                   "validation loss, error and R²."),
+}
+
+
+def classifier_only(what: str, recipe: str, network: str) -> str:
+    """The sentence for a classifier's analysis asked of a network trained another way ("" if it is one)."""
+    reason = NOT_A_CLASSIFIER.get(recipe)
+    return f"{what} is for classifiers. {reason.format(net=network)}" if reason else ""
+
+
 class AnalysisView(QDialog):
     """Base of the Evaluate, Trace and Saliency windows (non-modal, one of each)."""
 
@@ -61,10 +78,15 @@ class AnalysisView(QDialog):
         self.setWindowTitle(self.title)
         self.setModal(False)
         self.network_name = ""
+        #: (project, network name) the shown result belongs to; another one clears the result
+        self._subject: tuple[Any, str] | None = None
+        #: why the analysis does not apply to the network shown ("" when it does)
+        self.not_applicable_text = ""
         self._generation = 0
         self.busy = False
         #: the last error shown (tests read it)
         self.error_text = ""
+        self.result: Any = None
         self.heading = QLabel()
         self.heading.setProperty("role", "heading")
         self.weights_label = QLabel()
@@ -100,8 +122,31 @@ class AnalysisView(QDialog):
 
     # -- the frame ----------------------------------------------------------------------------------------
     def _project_replaced(self, _project: Any) -> None:
+        # what is shown belongs to the project that went: never leave it under the new one's name
+        self._generation += 1          # a job for the old project reports to nobody
+        self.busy = False
+        self.status.setText("")
+        self._forget_result()
         if self.isVisible():
             self.refresh()
+
+    def _forget_result(self) -> None:
+        self._subject = None
+        self.result = None
+        self.clear_result()
+
+    def clear_result(self) -> None:
+        """Empty the view's drawings (another project or network is now shown); views override it."""
+
+    def not_applicable(self, network: Any) -> str:
+        """A plain sentence when this analysis does not apply to ``network`` (and what to do
+        instead); "" when it does. Views override it."""
+        return ""
+
+    def recipe(self) -> str:
+        training = self.session.project.settings.get("training")
+        recipe = training.get("recipe") if isinstance(training, dict) else None
+        return str(recipe) if recipe else ""
 
     def _weights_changed(self, name: str) -> None:
         if self.isVisible() and name == self.network_name:
@@ -112,10 +157,26 @@ class AnalysisView(QDialog):
         wait for weights (the notice then says so and offers to load some)."""
         net = self.controller.network()
         self.network_name = net.name
+        subject = (self.session.project, net.name)
+        if self._subject is not None and (self._subject[0] is not subject[0] or self._subject[1] != subject[1]):
+            self._generation += 1
+            self._forget_result()
+        self._subject = subject
         state, source = self.controller.weights(net.name)
         self.heading.setText(f"{self.title} — network '{net.name}' of {self.session.project.name}")
         self.error.hide()
         self.error_text = ""
+        self.not_applicable_text = self.not_applicable(net)
+        if self.not_applicable_text:
+            self.weights_label.setText("")
+            self.notice.label.setText(self.not_applicable_text)
+            self.notice.button.hide()
+            self.notice.show()
+            self.body.hide()
+            self.status.setText("")
+            self.controller.message.emit(self.not_applicable_text)
+            return None
+        self.notice.button.show()
         if state is None and self.needs_weights:
             self.weights_label.setText("")
             self.notice.label.setText(f"No trained weights are attached to '{net.name}'. Train it, or load weights "

@@ -28,13 +28,20 @@ from PySide6.QtGui import (
     QShowEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QToolTip, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsView, QMenu, QToolTip, QWidget
 
-from graph import GraphError
+from graph import GraphError, get_layer
+from graph.splice import check_splice
 from gui import blocks, commands, theme
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.minimap import Minimap
-from gui.canvas.node_item import HEADER, WIDTH, NodeItem, PortRef
+from gui.canvas.node_item import HEADER, PAD, ROW, WIDTH, NodeItem, PortRef
+from gui.canvas.rewire import (
+    ReplaceWireCommand,
+    edge_under,
+    insert_moved_node_command,
+    insert_new_node_command,
+)
 from gui.canvas.scene import GRID, CanvasScene
 from gui.canvas.wiring import WireDrag
 from gui.session import EditorSession
@@ -49,6 +56,8 @@ BLOCK_MENU = ("open_block", "group_block", "expand_block", "independent_block", 
 #: fitting a big network never zooms out further than this (a screen of readable cards beats a
 #: map of specks); fitting a small one never zooms in past 100 %
 FIT_MIN_ZOOM = 0.75
+#: the horizontal gap between a node and one added after it with Tab
+QUICK_ADD_GAP = 80.0
 
 
 class CanvasView(QGraphicsView):
@@ -89,6 +98,11 @@ class CanvasView(QGraphicsView):
         self._press_positions: dict[str, tuple[float, float]] = {}
         self.last_refusal = ""
         self._fit_pending = False
+        #: the wire a dragged node (or a palette item) would go into, and its glow
+        self._splice_edge: EdgeItem | None = None
+        self._splice_glow: QGraphicsPathItem | None = None
+        self._splice_ok = True
+        self._splice_reasons: dict[tuple[str, str], str] = {}
         self.minimap = Minimap(self)
         scene.layoutChanged.connect(self.minimap.schedule_rebuild)
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.minimap.reposition())
@@ -235,18 +249,107 @@ class CanvasView(QGraphicsView):
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if event.mimeData().hasFormat(LAYER_MIME):
+            type_id = bytes(event.mimeData().data(LAYER_MIME).data()).decode("utf-8")
+            self._hover_splice(self.mapToScene(event.position().toPoint()), type_id=type_id)
             event.acceptProposedAction()
         else:
             super().dragMoveEvent(event)
+
+    def dragLeaveEvent(self, event: QEvent) -> None:
+        self._show_splice_target(None)
+        super().dragLeaveEvent(event)  # type: ignore[arg-type]
 
     def dropEvent(self, event: QDropEvent) -> None:
         if not event.mimeData().hasFormat(LAYER_MIME):
             super().dropEvent(event)
             return
         type_id = bytes(event.mimeData().data(LAYER_MIME).data()).decode("utf-8")
-        self.add_node(type_id, self.mapToScene(event.position().toPoint()))
+        scene_pos = self.mapToScene(event.position().toPoint())
+        wire = self._hover_splice(scene_pos, type_id=type_id)
+        self._show_splice_target(None)
+        if wire is None or not self._insert_new(type_id, scene_pos, wire):
+            self.add_node(type_id, scene_pos)
         event.acceptProposedAction()
         self.setFocus()
+
+    # -- dropping a node into a wire ------------------------------------------------------------
+    def _hover_splice(self, scene_pos: QPointF, type_id: str | None = None,
+                      node_id: str | None = None) -> EdgeItem | None:
+        """Light up the wire under the cursor that a drop would put the node into: green when
+        its shapes fit, red (with the reason in the status bar) when they do not."""
+        if type_id is not None and blocks.is_block_key(type_id):
+            self._show_splice_target(None)
+            return None
+        edge = edge_under(self.canvas, scene_pos, skip_node=node_id)
+        reason = self._splice_reason(edge.edge_id, type_id, node_id) if edge is not None else ""
+        if edge is not self._splice_edge and edge is not None and reason:
+            self.message.emit(f"Not into this wire: {reason}")
+        self._show_splice_target(edge, ok=not reason)
+        return edge
+
+    def _splice_reason(self, edge_id: str, type_id: str | None, node_id: str | None) -> str:
+        """Why the node would not go into the wire ("" when it would); judged once per drag."""
+        key = (edge_id, type_id or node_id or "")
+        if key not in self._splice_reasons:
+            net = self.canvas.network
+            try:
+                if node_id is not None:
+                    node = net.node(node_id)
+                    check_splice(net, edge_id, node.spec, node.params, node_id=node_id)
+                else:
+                    spec = get_layer(type_id or "")
+                    check_splice(net, edge_id, spec, spec.defaults())
+                self._splice_reasons[key] = ""
+            except GraphError as exc:
+                self._splice_reasons[key] = str(exc)
+        return self._splice_reasons[key]
+
+    def _show_splice_target(self, edge: EdgeItem | None, ok: bool = True) -> None:
+        if edge is self._splice_edge and (edge is None or ok == self._splice_ok):
+            return
+        self._splice_ok = ok
+        if self._splice_glow is not None:
+            self.canvas.removeItem(self._splice_glow)
+            self._splice_glow = None
+        self._splice_edge = edge
+        if edge is None:
+            self._splice_reasons.clear()
+            return
+        c = theme.current().canvas
+        color = QColor(c.valid if ok else c.invalid)
+        color.setAlpha(120)
+        glow = QGraphicsPathItem(edge.shape())
+        glow.setPen(QPen(Qt.PenStyle.NoPen))
+        glow.setBrush(color)
+        glow.setZValue(-0.5)
+        glow.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.canvas.addItem(glow)
+        self._splice_glow = glow
+
+    def _insert_new(self, type_id: str, scene_pos: QPointF, wire: EdgeItem) -> bool:
+        """A palette item dropped on a wire: add it into the wire as one undo step. When the
+        shapes do not fit it is added beside it instead (False), and the status bar says why."""
+        net = self.canvas.network
+        pos = self.canvas.snap_position(QPointF(scene_pos.x() - WIDTH / 2, scene_pos.y() - HEADER / 2))
+        try:
+            command, add = insert_new_node_command(net, type_id, (pos.x(), pos.y()), wire.edge_id)
+        except GraphError as exc:
+            self.refuse(f"Added, but not into the wire: {exc}")
+            return False
+        self.session.push(command)
+        if add.node_id is not None:
+            self.canvas.select_nodes([add.node_id])
+        return True
+
+    def _loose_dragged_node(self) -> str | None:
+        """The one node being dragged, when it has no wires (only such a node drops into a wire)."""
+        if len(self._press_positions) != 1:
+            return None
+        node_id = next(iter(self._press_positions))
+        net = self.canvas.network
+        if node_id not in net or net.in_edges(node_id) or net.out_edges(node_id):
+            return None
+        return node_id
 
     def add_node(self, type_id: str, scene_pos: QPointF, connect_from: tuple[str, str] | None = None) -> str | None:
         """Add a node centred under ``scene_pos`` (snapped to the grid); returns its id. ``type_id``
@@ -263,6 +366,7 @@ class CanvasView(QGraphicsView):
         self.session.push(command)
         if command.node_id is not None:
             self.canvas.select_nodes([command.node_id])
+            self.ensureVisible(self.canvas.nodes[command.node_id].sceneBoundingRect(), 40, 40)
         return command.node_id
 
     def _add_block(self, key: str, pos: tuple[float, float], connect_from: tuple[str, str] | None) -> str | None:
@@ -334,6 +438,10 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            node_id = self._loose_dragged_node()
+            if node_id is not None:
+                self._hover_splice(self.mapToScene(event.position().toPoint()), node_id=node_id)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
@@ -368,6 +476,8 @@ class CanvasView(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     def _commit_moves(self) -> None:
+        wire, loose = self._splice_edge, self._loose_dragged_node()
+        self._show_splice_target(None)
         moves = {}
         for node_id, old in self._press_positions.items():
             item = self.canvas.nodes.get(node_id)
@@ -378,6 +488,15 @@ class CanvasView(QGraphicsView):
                 moves[node_id] = (old, new)
         self._press_positions = {}
         self.canvas.drag_origins = {}
+        if wire is not None and loose is not None and loose in moves:
+            try:
+                command = insert_moved_node_command(self.canvas.network, loose, moves, wire.edge_id)
+            except GraphError as exc:
+                self.session.push(commands.MoveNodesCommand(self.canvas.network, moves))
+                self.refuse(f"Moved, but not into the wire: {exc}")
+                return
+            self.session.push(command)
+            return
         if moves:
             self.session.push(commands.MoveNodesCommand(self.canvas.network, moves))
 
@@ -417,12 +536,17 @@ class CanvasView(QGraphicsView):
             return
         if verdict.noop:
             return
+        note = ""
         try:
-            if wire.picked_edge is not None:
-                command = commands.reconnect_command(net, wire.picked_edge, target.node_id, target.port)
-            elif wire.forward:
-                command = commands.ConnectCommand(net, wire.anchor.node_id, target.node_id, wire.anchor.name,
-                                                  target.port)
+            if wire.forward:
+                # a taken single input: the new wire replaces the one there, in the same undo step
+                replace = ReplaceWireCommand(net, wire.anchor.node_id, target.node_id, wire.anchor.name, target.port)
+                command = replace
+                if wire.picked_edge is not None:
+                    command = commands.MacroCommand(f"Reconnect {net.node(wire.anchor.node_id).name}",
+                                                    [commands.DisconnectCommand(net, wire.picked_edge), replace])
+                elif replace.old is not None:
+                    note = f"Replaced the wire from {net.node(replace.old.source).name}"
             else:
                 outputs = net.node(target.node_id).spec.outputs
                 command = commands.ConnectCommand(net, target.node_id, wire.anchor.node_id,
@@ -431,6 +555,8 @@ class CanvasView(QGraphicsView):
             self.refuse(str(exc))
             return
         self.session.push(command)
+        if note:
+            self.message.emit(note)
 
     def refuse(self, reason: str) -> None:
         """Say why an edit was not made: beside the cursor and in the status bar."""
@@ -451,9 +577,35 @@ class CanvasView(QGraphicsView):
         return super().event(event)
 
     def open_quick_add_at_cursor(self) -> None:
+        """Tab: with one node selected, the new layer comes right after it, wired to it, in a free
+        spot; otherwise it goes where the cursor is."""
+        selected = self.canvas.selected_node_ids()
+        if len(selected) == 1:
+            node = self.canvas.network.node(selected[0])
+            if node.spec.outputs:
+                self.quickAddRequested.emit(self.free_spot_after(node.id), (node.id, node.spec.outputs[0]))
+                return
         pos = self.mapFromGlobal(QCursor.pos())
         scene_pos = self.mapToScene(pos) if self.viewport().rect().contains(pos) else self.view_centre()
         self.quickAddRequested.emit(scene_pos, None)
+
+    def free_spot_after(self, node_id: str) -> QPointF:
+        """Where a node added after ``node_id`` goes (the point ``add_node`` centres it under): one
+        column to the right, on the same row if that is free, else the nearest free row above or
+        below, so it never lands on another card."""
+        item = self.canvas.nodes[node_id]
+        height = max(item.rect.height(), HEADER + 2 * ROW + 2 * PAD)
+        step = math.ceil((height + GRID) / GRID) * GRID
+        left = item.pos().x() + WIDTH + QUICK_ADD_GAP
+        for column in range(6):
+            x = left + column * (WIDTH + QUICK_ADD_GAP)
+            for k in range(12):
+                dy = (k + 1) // 2 * step * (1 if k % 2 else -1)
+                spot = self.canvas.snap_position(QPointF(x, item.pos().y() + dy))
+                room = QRectF(spot.x(), spot.y(), WIDTH, height).adjusted(-GRID, -GRID / 2, GRID, GRID / 2)
+                if not any(isinstance(i, NodeItem) for i in self.canvas.items(room)):
+                    return spot + QPointF(WIDTH / 2, HEADER / 2)
+        return QPointF(left + WIDTH / 2, item.pos().y() + HEADER / 2)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

@@ -2,7 +2,8 @@
 
 Every verdict comes from the document's own ``can_connect``, so the canvas can never disagree with
 the model about what is allowed. A wire picked up from a connected input re-routes that edge
-(dropped on nothing, it deletes it), as in Blender's and ComfyUI's node editors.
+(dropped on nothing, it deletes it), and a wire dropped on a taken input replaces the one there, as
+in Blender's and ComfyUI's node editors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
+from graph import ConnectionRefused, NodeNotFoundError
+from graph.splice import check_replace
 from gui import theme
 from gui.canvas.edge_item import wire_path
 from gui.canvas.node_item import PORT_HIT, NodeItem, PortKind, PortRef, PortState
@@ -33,6 +36,8 @@ class Verdict:
     ok: bool
     reason: str = ""
     noop: bool = False
+    #: the edge a drop here would replace (a taken single input)
+    replaces: str | None = None
 
 
 class WireDrag:
@@ -70,21 +75,33 @@ class WireDrag:
             return cached
         net = self.scene.network
         a = self.anchor
-        if self.forward:
-            if self.picked_edge is not None:
-                old = net.edge(self.picked_edge)
-                if target.node_id == old.target and target.port in (None, old.target_port):
-                    verdict = Verdict(True, noop=True)
-                    self._verdicts[target] = verdict
-                    return verdict
-            ok, reason = net.can_connect(a.node_id, target.node_id, a.name, target.port)
+        old = net.edge(self.picked_edge) if self.forward and self.picked_edge is not None else None
+        if old is not None and target.node_id == old.target and target.port in (None, old.target_port):
+            verdict = Verdict(True, noop=True)
+        elif self.forward:
+            verdict = self._judge_forward(target)
         else:
             outputs = net.node(target.node_id).spec.outputs
             port = target.port or (outputs[0] if outputs else "out")
-            ok, reason = net.can_connect(target.node_id, a.node_id, port, a.name)
-        verdict = Verdict(ok, reason)
+            verdict = Verdict(*net.can_connect(target.node_id, a.node_id, port, a.name))
         self._verdicts[target] = verdict
         return verdict
+
+    def _judge_forward(self, target: Target) -> Verdict:
+        """A wire from an output: a taken single input is fine, the drop replaces its wire (as in
+        Blender and ComfyUI). Dropped on the body of a node whose several inputs are all taken, the
+        wire would have to pick one, so that stays refused with the reason."""
+        net = self.scene.network
+        a = self.anchor
+        inputs = net.node(target.node_id).spec.inputs
+        if target.port is None and len(inputs) > 1 and net.free_input_port(target.node_id) is None:
+            ok, reason = net.can_connect(a.node_id, target.node_id, a.name, None)
+            return Verdict(ok, reason)
+        try:
+            _port, old = check_replace(net, a.node_id, target.node_id, a.name, target.port)
+        except (ConnectionRefused, NodeNotFoundError) as exc:
+            return Verdict(False, str(exc))
+        return Verdict(True, replaces=old.id if old is not None else None)
 
     def light_up(self, visible: list[NodeItem]) -> None:
         """Mark every visible port the wire could (green) or could not (red) be dropped on."""

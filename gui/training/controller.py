@@ -195,6 +195,11 @@ class TrainingController(QObject):
             self._update_eta(event.time)
             return True
         if isinstance(event, RunFinished):
+            # "took" then says what the report (and the log's "Stopped after …") says: the whole run,
+            # not the training time up to the last metrics line
+            total = (event.report or {}).get("elapsed_seconds")
+            if isinstance(total, int | float) and not isinstance(total, bool) and total >= 0:
+                p.elapsed = float(total)
             if event.status == "completed":
                 p.fraction = 1.0
                 p.eta_seconds = 0.0

@@ -122,6 +122,8 @@ class DatasetPicker(QScrollArea):
     nodeChosen = Signal(str)
     #: (kind, describe() line) once a data set is loaded; ("", "") when it cannot be
     loaded = Signal(str, str)
+    #: why the data does not fit the current network ("" when it fits, or nothing is loaded)
+    fitChanged = Signal(str)
 
     def __init__(self, session: EditorSession, network: Callable[[], Network | None],
                  parent: QWidget | None = None) -> None:
@@ -133,6 +135,7 @@ class DatasetPicker(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.kinds: dict[str, tuple[str, bool, list[str]]] = {}
         self.option_edits: dict[str, QLineEdit] = {}
+        self._options_kind = ""
         self.dataset: Any = None
         self.preview_data: Any = None
         self.error: str = ""
@@ -294,7 +297,7 @@ class DatasetPicker(QScrollArea):
             for w in (self.image_box, self.augment):
                 if w is not None:
                     w.setVisible(image)
-            self._build_options(names, options)
+            self._build_options(names, options, kind or "")
             self.val_spin.setValue(float((raw or {}).get("val_fraction", 0.2) or 0.2))
             self.seed_spin.setValue(int((raw or {}).get("seed", 0) or 0))
             self.norm_check.setChecked(bool((raw or {}).get("normalize", True)))
@@ -342,8 +345,10 @@ class DatasetPicker(QScrollArea):
         combo.setCurrentIndex(max(0, index))
         combo.blockSignals(False)
 
-    def _build_options(self, names: list[str], values: Mapping[str, Any]) -> None:
-        if list(self.option_edits) == names:
+    def _build_options(self, names: list[str], values: Mapping[str, Any], kind: str = "") -> None:
+        from gui.training.option_help import option_help, tooltip
+
+        if list(self.option_edits) == names and self._options_kind == kind:
             for name, edit in self.option_edits.items():
                 text = format_option(values.get(name))
                 if edit.text() != text:
@@ -352,13 +357,16 @@ class DatasetPicker(QScrollArea):
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         self.option_edits = {}
+        self._options_kind = kind
         for name in names:
             edit = QLineEdit(format_option(values.get(name)))
-            edit.setPlaceholderText("default")
-            edit.setToolTip(f"The data set's '{name}' option; leave empty for its default. Numbers, true/false "
-                            "and lists like [28, 28] are understood.")
+            # what empty means, in words ("false: 1×8×8 images"), not a bare "default"
+            edit.setPlaceholderText(option_help(kind, name).empty)
+            edit.setToolTip(tooltip(kind, name))
             edit.editingFinished.connect(lambda n=name: self._option_edited(n))
-            self.options_form.addRow(name.replace("_", " ").capitalize(), edit)
+            label = QLabel(name.replace("_", " ").capitalize())
+            label.setToolTip(edit.toolTip())
+            self.options_form.addRow(label, edit)
             self.option_edits[name] = edit
 
     def _catalog_ready(self, catalog: list[tuple[str, str, bool, list[str]]]) -> None:
@@ -544,6 +552,7 @@ class DatasetPicker(QScrollArea):
             self.shapes.setText("")
             self._show_feeding(None)
             self.compat.setText("")
+            self._set_problem(None)
             self.preview.show_message("" if self.current() else "No data set chosen yet.")
             return
         from engine.data import format_shape
@@ -577,14 +586,28 @@ class DatasetPicker(QScrollArea):
                              f"({html.escape(source.reason)})</span>")
 
     def _check_fit(self) -> None:
-        """Say whether the data fits the current network's Input node (before any training)."""
+        """Say whether the data fits the current network's Input node (before any training), and
+        announce a change of verdict (the status bar counts it with the network's problems)."""
+        dataset, net = self.dataset, self.network()
+        problem = None
+        try:
+            problem = self._fit_problem(dataset, net)
+        finally:
+            self._set_problem(problem)
+
+    def _set_problem(self, problem: str | None) -> None:
+        changed = problem != self.compat_problem
+        self.compat_problem = problem
+        if changed:
+            self.fitChanged.emit(problem or "")
+
+    def _fit_problem(self, dataset: Any, net: Network | None) -> str | None:
+        """Show whether ``dataset`` fits ``net`` under the picker; the problem, or None."""
         from gui import theme
 
-        dataset, net = self.dataset, self.network()
-        self.compat_problem = None
         if dataset is None or net is None:
             self.compat.setText("")
-            return
+            return None
         from engine.data import check_input_shape
 
         inputs = net.inputs()
@@ -594,18 +617,20 @@ class DatasetPicker(QScrollArea):
             if isinstance(training, dict) and training.get("recipe") == "gan" and len(inputs) == 2:
                 self.compat.setText(f"<span style='color:{t.muted_text.name()}'>A GAN: the data feeds the "
                                     "discriminator's Input, noise the generator's.</span>")
-                return
-            self.compat.setText(f"<span style='color:{t.muted_text.name()}'>The network has {len(inputs)} Input "
-                                "nodes; training feeds exactly one.</span>")
-            return
+                return None
+            problem = (f"The network '{net.name}' has {len(inputs)} Input nodes, but training feeds exactly one "
+                       "(a GAN, with the recipe set to gan in Options, takes two): remove the extra Inputs."
+                       if inputs else f"The network '{net.name}' has no Input node: add one for the data.")
+            self.compat.setText(f"<span style='color:{t.error.name()}'>✗ {html.escape(problem)}</span>")
+            return problem
         node = inputs[0]
         problem = check_input_shape(dataset, node.params["shape"], node.params["dtype"], node.name)
         if problem is None:
             self.compat.setText(f"<span style='color:{t.canvas.valid.name()}'>✓ Fits Input '{node.name}'.</span>")
         else:
-            self.compat_problem = problem
             self.compat.setText(f"<span style='color:{t.error.name()}'>✗ {problem}</span> "
                                 f"<a href='node:{node.id}'>Show</a>")
+        return problem
 
     def _link(self, href: str) -> None:
         if href.startswith("node:"):

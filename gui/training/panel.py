@@ -80,6 +80,8 @@ RUNS_REFRESH_DELAY_MS = 250
 #: at least MIN_PLOTS_WIDTH
 SAMPLES_WIDTH = 440
 MIN_PLOTS_WIDTH = 560
+#: recipes that predict no classes, so a confusion matrix has nothing to show
+NO_CLASSES = frozenset({"gan", "autoencoder", "regression"})
 
 
 class ErrorBanner(QFrame):
@@ -148,6 +150,8 @@ class TrainingPanel(QWidget):
     message = Signal(str)
     #: the panel wants to be seen (a run started)
     raiseRequested = Signal()
+    #: why the chosen data set does not fit the network ("" when it fits)
+    dataProblem = Signal(str)
 
     def __init__(self, session: EditorSession, *, ensure_saved: Callable[[], Path | None] | None = None,
                  current_network: Callable[[], Network | None] | None = None,
@@ -167,6 +171,8 @@ class TrainingPanel(QWidget):
         self._reset_pending = False
         self._note = ""
         self._run_recipe: str | None = None
+        #: the project the live run trains (its end attaches weights only if it is still open)
+        self._run_project: Any = None
         #: the live run has shown a preview (its first one brings the Samples tab forward)
         self._previews_seen = False
         self._samples_widened = False
@@ -261,6 +267,9 @@ class TrainingPanel(QWidget):
         self.detail.addTab(self.log, "Event log")
         self.detail.setTabVisible(0, False)
         self.detail.setCurrentWidget(self.confusion)
+        #: the log is in front only because no other tab applies (not because the person chose it)
+        self._log_is_fallback = False
+        self.detail.tabBarClicked.connect(self._detail_tab_clicked)
         self.detail.setTabToolTip(0, "What the model makes of a few samples, after each epoch")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -283,6 +292,7 @@ class TrainingPanel(QWidget):
 
         self.banner.nodeChosen.connect(self.nodeChosen)
         self.picker.nodeChosen.connect(self.nodeChosen)
+        self.picker.fitChanged.connect(self.dataProblem)
         self.options_form.message.connect(self.message)
         self.runs.openRequested.connect(self.open_run)
         self.runs.overlayToggled.connect(self.set_overlay)
@@ -304,6 +314,7 @@ class TrainingPanel(QWidget):
         self._confusion_timer.setInterval(CONFUSION_INTERVAL_MS)
         self._confusion_timer.timeout.connect(self._update_confusion)
         self.apply_theme()
+        self._set_confusion_tab(self._planned_recipe())
         self._refresh_runs()
         self._on_status(self.controller.status)
         self._on_progress(self.controller.progress)
@@ -368,6 +379,7 @@ class TrainingPanel(QWidget):
         from gui.training.curves import RunCurves
 
         self.network_name = network.name
+        self._run_project = self.session.project
         self._run_recipe = self._planned_recipe()
         self.curves = RunCurves()
         self.shown_run = self.controller.run_dir
@@ -395,8 +407,14 @@ class TrainingPanel(QWidget):
         # recipes known to send previews keep their tab from the start (it does not blink away
         # and back at every run); the others get it with their first preview
         self._set_samples_tab(self._run_recipe in PREVIEW_RECIPES)
+        self._set_confusion_tab(self._run_recipe)
         self.log.clear_log()
         self.log.add_note(self._note)
+
+    def show_data_tab(self) -> None:
+        """Bring the Data tab forward (the status bar's data problem leads here)."""
+        self.ensure_built()
+        self.side.setCurrentWidget(self.picker)
 
     def toggle_pause(self) -> None:
         if self.controller.status == "paused":
@@ -453,15 +471,25 @@ class TrainingPanel(QWidget):
         self._set_samples_tab(True)
         if not self._previews_seen:
             self._previews_seen = True
-            if self.detail.currentWidget() is not self.log:
+            if self.detail.currentWidget() is not self.log or self._log_is_fallback:
                 self.detail.setCurrentWidget(self.samples)
+
+    def _detail_tab_clicked(self, _index: int) -> None:
+        self._log_is_fallback = False
+
+    def _fall_back_to(self, widget: QWidget) -> None:
+        """Show ``widget`` because the current tab is being hidden."""
+        self._log_is_fallback = widget is self.log
+        self.detail.setCurrentWidget(widget)
 
     def _set_samples_tab(self, visible: bool) -> None:
         index = self.detail.indexOf(self.samples)
+        was_current = self.detail.currentWidget() is self.samples   # hiding it moves Qt's current tab
         if self.detail.isTabVisible(index) != visible:
             self.detail.setTabVisible(index, visible)
-        if not visible and self.detail.currentWidget() is self.samples:
-            self.detail.setCurrentWidget(self.confusion)
+        if not visible and was_current:
+            confusion_shown = self.detail.isTabVisible(self.detail.indexOf(self.confusion))
+            self._fall_back_to(self.confusion if confusion_shown else self.log)
         if visible and not self._samples_widened:
             # pictures need more room than a confusion matrix: the first time, the right-hand
             # side grows a little (from the plots); after that the person's splitter stays
@@ -470,6 +498,17 @@ class TrainingPanel(QWidget):
             grow = SAMPLES_WIDTH - sizes[2]
             if grow > 0 and sizes[1] - grow >= MIN_PLOTS_WIDTH:
                 self.splitter.setSizes([sizes[0], sizes[1] - grow, SAMPLES_WIDTH])
+
+    def _set_confusion_tab(self, recipe: str | None) -> None:
+        """The Confusion matrix tab only for runs that predict classes (not a GAN or an autoencoder)."""
+        visible = recipe not in NO_CLASSES
+        index = self.detail.indexOf(self.confusion)
+        was_current = self.detail.currentWidget() is self.confusion
+        if self.detail.isTabVisible(index) != visible:
+            self.detail.setTabVisible(index, visible)
+        if not visible and was_current:
+            samples = self.detail.indexOf(self.samples)
+            self._fall_back_to(self.samples if self.detail.isTabVisible(samples) else self.log)
 
     def _planned_recipe(self) -> str | None:
         """The recipe a run started now trains (the overrides win over the project's options)."""
@@ -517,7 +556,46 @@ class TrainingPanel(QWidget):
         self.plots.request_redraw()
         if result is not None:
             words = {"completed": "Training finished", "stopped": "Training stopped", "failed": "Training failed"}
-            self.message.emit(words.get(result.status, "Training ended"))
+            headline = words.get(result.status, "Training ended")
+            run_dir = self.controller.run_dir or (Path(self.shown_run) if self.shown_run else None)
+            same_project = self._run_project is self.session.project
+            if result.status in ("completed", "stopped") and run_dir is not None and self.network_name and same_project:
+                self._attach_run_weights(run_dir, self.network_name, headline)
+            else:
+                self.message.emit(headline)
+
+    def _attach_run_weights(self, run_dir: Path, network_name: str, headline: str) -> None:
+        """A run that ended well leaves its best weights attached to the network it trained, so
+        Evaluate, Trace, Saliency and the exports use them at once; one undo step takes them off."""
+        from engine.runs import WEIGHTS
+
+        run_dir = Path(run_dir)
+        which = "best" if (run_dir / WEIGHTS["best"]).is_file() else "last"
+        if not (run_dir / WEIGHTS[which]).is_file():
+            self.message.emit(f"{headline}: the run saved no weights to attach.")
+            return
+        try:
+            self.session.project.network(network_name)
+        except Exception:   # the network was removed or renamed during the run
+            self.message.emit(f"{headline}. The network '{network_name}' is gone, so its weights are not "
+                              f"attached (Runs ▸ Use weights attaches them to another network).")
+            return
+        from graph import project_to_dict
+
+        project = self.session.project
+        snapshot = project_to_dict(project)
+
+        def load() -> Any:
+            from gui.training.weights import match_run_weights
+
+            return match_run_weights(snapshot, network_name, run_dir, which)
+
+        def done(match: Any) -> None:
+            if self.controller.active or self.session.project is not project:
+                return      # a newer run, or another project, by now: these weights are not wanted
+            self._weights_loaded(match, lead=f"{headline}: ", undo_text=f"Attach the weights of run {run_dir.name}")
+
+        run_in_background(load, done, self._weights_failed, owner=self)
 
     def _on_status(self, status: str) -> None:
         self.stateChanged.emit(status)
@@ -597,6 +675,7 @@ class TrainingPanel(QWidget):
             self.confusion.show_matrix(None)
             self.samples.clear()
             self._set_samples_tab(False)
+            self._set_confusion_tab(self._planned_recipe())
             self.log.clear_log()
             self.banner.hide()
             self.shown_run = None
@@ -658,7 +737,9 @@ class TrainingPanel(QWidget):
         self._update_confusion()
         shown = self.samples.show_previews(previews or [])
         self._set_samples_tab(shown)
-        if shown and self.detail.currentWidget() is self.confusion:
+        run_recipe = ((record.settings or {}).get("training") or {}).get("recipe")
+        self._set_confusion_tab(str(run_recipe) if run_recipe else self._planned_recipe())
+        if shown and (self.detail.currentWidget() is self.confusion or self._log_is_fallback):
             self.detail.setCurrentWidget(self.samples)
         self.banner.hide()
         self.runs.set_current(path)
@@ -733,18 +814,22 @@ class TrainingPanel(QWidget):
 
         run_in_background(load, self._weights_loaded, self._weights_failed, owner=self)
 
-    def _weights_loaded(self, match: Any) -> None:
+    def _weights_loaded(self, match: Any, lead: str = "", undo_text: str | None = None) -> None:
         from gui import commands
 
         self.weights_report = match
         sentence = match.sentence()
         if match.matched:
             self.session.push(commands.SetWeightsCommand(self.session, match.network, match.state, match.source,
-                                                         f"Use weights of {match.source}"))
+                                                         undo_text or f"Use weights of {match.source}"))
             self.runs.hint.setText(sentence)
             self.log.add_note(sentence, "ok")
+            if lead:
+                sentence = (f"{lead}the weights of {match.source} are attached to '{match.network}' "
+                            "(Edit ▸ Undo detaches them).")
         else:
             self._show_error("shape", sentence)
+            sentence = lead + sentence
         self.message.emit(sentence)
 
     def _weights_failed(self, exc: Exception) -> None:

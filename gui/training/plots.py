@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui import theme
 from gui.training.curves import GROUPS, STEP_SERIES, STEP_SUFFIX, RunCurves, Series, loss_label
+from gui.training.plot_layout import PlotArranger
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ PAINT_SHARE_FACTOR = 3.0
 
 #: width of the value axes in pixels ("0.0015", "1e+03" and "0.25" all fit)
 AXIS_WIDTH = 46
+#: the row of a PlotItem's own grid layout under its x axis, where the legend goes
+LEGEND_ROW = 4
 TITLES = {"loss": "Loss", "metric": "Accuracy", "lr": "Learning rate", "grad": "Gradient norm per layer"}
 #: Tableau-like hues: distinguishable, readable on light and dark backgrounds
 PALETTE = ("#3d7be0", "#e0733a", "#2f9e6e", "#d64f79", "#8a5cd6", "#d49a2a", "#1f9ea8", "#7c8896",
@@ -83,6 +86,33 @@ class LogAxis(pg.AxisItem):
 
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         return [f"{10 ** v * scale:.3g}" for v in values]
+
+
+def compact_number(value: float, digits: int) -> str:
+    """``value`` in as few characters as a narrow axis has: "5e-4", "1.5e-3", "2e+5", "0"."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent):+d}".replace("e+", "e")
+
+
+class CompactAxis(pg.AxisItem):
+    """A value axis whose labels fit its fixed width: tiny values (a learning rate of 0.0005)
+    and huge ones are written as "5e-4" instead of "0.0005", which pyqtgraph would leave out
+    because it does not fit, and which left the learning-rate plot with a lone "0"."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        shown = [v * scale for v in values]
+        big = max((abs(v) for v in shown), default=0.0)
+        if self.logMode or big == 0 or 1e-2 <= big < 1e4:
+            return super().tickStrings(values, scale, spacing)
+        for digits in range(4):        # the fewest digits that still tell every label apart
+            strings = [compact_number(v, digits) for v in shown]
+            if len(set(strings)) == len(strings):
+                return strings
+        return strings
 
 
 def _nice_ceiling(value: float) -> float:
@@ -137,7 +167,7 @@ class CurvePlots(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.legends: dict[str, pg.LegendItem] = {}
         for group in GROUPS:
-            axes = {"left": LogAxis("left")} if group == "grad" else None
+            axes = {"left": LogAxis("left") if group == "grad" else CompactAxis("left")}
             plot = pg.PlotItem(axisItems=axes)
             plot.setTitle(TITLES[group], size="9pt")
             plot.showGrid(x=True, y=True, alpha=0.15)
@@ -153,19 +183,16 @@ class CurvePlots(QWidget):
             plot.getAxis("bottom").setLabel("epoch", **{"font-size": "8pt"})
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            # metrics climb (accuracy, R²): their legend goes bottom-right, out of the curves' way
-            offset = (-4, -4) if group == "metric" else (-4, 4)
-            # many layers: two columns, so the legend covers less of the curves
-            columns = 2 if group == "grad" else 1
-            legend = plot.addLegend(offset=offset, labelTextSize="7.5pt", verSpacing=-8, horSpacing=4,
-                                    colCount=columns)
+            legend = self._legend_below(plot)
             self.plots[group] = plot
             self.legends[group] = legend
             legend.setVisible(False)
         self.plots["grad"].setLogMode(y=True)
-        self._columns = 0
-        self._arrange(2)
         self.curves: RunCurves | None = None
+        #: row of four, 2×2 grid, or one plot at a time behind tabs (gui.training.plot_layout)
+        self.arranger = PlotArranger(self.widget, self.plots, GROUPS, self._title)
+        layout.insertWidget(0, self.arranger.tab_bar)
+        self.arranger.arrange(self.width(), self.height())
         self._items: dict[tuple[str, str], _Curve] = {}
         #: emptied items of the previous run, kept for reuse by the next one
         self._spare: dict[tuple[str, str], pg.PlotDataItem] = {}
@@ -184,19 +211,31 @@ class CurvePlots(QWidget):
         self.apply_theme()
 
     # -- layout -------------------------------------------------------------------------------------
-    def _arrange(self, columns: int) -> None:
-        """2×2 in a squarish space, one row of four in a wide and short one (a bottom dock)."""
-        if columns == self._columns:
+    def _legend_below(self, plot: pg.PlotItem) -> pg.LegendItem:
+        """A legend under the plot's x axis, in the plot's own layout: inside the data area it
+        sat on the newest points (where every curve ends). Its entries go side by side, as many
+        to a row as the plot's width takes (see ``_fit_legend``)."""
+        legend = pg.LegendItem(offset=None, labelTextSize="7.5pt", verSpacing=-6, horSpacing=4, colCount=1)
+        plot.layout.addItem(legend, LEGEND_ROW, 1)
+        plot.layout.setRowStretchFactor(LEGEND_ROW, 0)
+        plot.legend = legend        # named curves added to the plot join it, as addLegend's would
+        plot.geometryChanged.connect(lambda p=plot, lg=legend: self._fit_legend(p, lg))
+        return legend
+
+    @staticmethod
+    def _fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
+        if not legend.items:
             return
-        self.widget.ci.clear()
-        for i, group in enumerate(GROUPS):
-            self.widget.ci.addItem(self.plots[group], row=i // columns, col=i % columns)
-        self._columns = columns
+        # the label's text, not the label (which stretches to its cell)
+        widest = max(sample.boundingRect().width() + label.item.boundingRect().width() + 12
+                     for sample, label in legend.items)
+        columns = max(1, min(len(legend.items), int(plot.vb.width() // max(widest, 1.0))))
+        if columns != legend.columnCount:
+            legend.setColumnCount(columns)
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
-        w, h = self.width(), max(1, self.height())
-        self._arrange(4 if w / h > 3.2 else 2)
+        self.arranger.arrange(self.width(), self.height())
 
     def apply_theme(self) -> None:
         t = theme.current()
@@ -212,10 +251,9 @@ class CurvePlots(QWidget):
                 axis.setTextPen(pg.mkPen(muted))
             legend = self.legends[group]
             legend.setLabelTextColor(text)
-            fill = QColor(pal.color(QPalette.ColorRole.Base))
-            fill.setAlpha(200)
-            legend.setBrush(pg.mkBrush(fill))
-            legend.setPen(pg.mkPen(QColor(pal.color(QPalette.ColorRole.Mid))))
+            # outside the data it needs no backdrop: a frame there would only be clutter
+            legend.setBrush(pg.mkBrush(None))
+            legend.setPen(pg.mkPen(None))
         for (group, name), curve in self._items.items():
             index = list(self.curves.groups[group]).index(name) if self.curves else 0
             curve.item.setPen(self._pen(group, name, index))
@@ -253,6 +291,7 @@ class CurvePlots(QWidget):
         """An empty legend would still draw its frame."""
         legend = self.legends[group]
         legend.setVisible(bool(legend.items))
+        self._fit_legend(self.plots[group], legend)
 
     def add_overlay(self, key: str, label: str, curves: RunCurves) -> None:
         """Draw a past run's curves in a dimmer, dashed pen (per-step noise left out)."""
@@ -353,6 +392,7 @@ class CurvePlots(QWidget):
             self.plots["metric"].setTitle(self._title("metric"), size="9pt",
                                           color=theme.current().palette.color(QPalette.ColorRole.Text).name())
             self._drawn_metric = curves.metric
+            self.arranger.refresh_titles()
         stale = self._stale_groups()
         if not force and stale:
             after = [g for g in stale if GROUPS.index(g) > GROUPS.index(self._last_group)]

@@ -31,6 +31,10 @@ class DialogRecorder:
         self.open_path: Path | None = None
         self.save_path: Path | None = None
         self.export_path: Path | None = None
+        #: what File ▸ Export writes: "model" (the model alone) or "training" (the training script)
+        self.export_kind: str = "model"
+        #: the reason each save dialog gave for asking ("" when the person asked to save)
+        self.save_reasons: list[str] = []
         self.template: str | None = None
         self.text: str | None = None
 
@@ -40,14 +44,20 @@ class DialogRecorder:
             raise AssertionError(f"unexpected dialog: {name}")
         return value
 
+    def _choose_save(self, parent: Any, suggested: str, why: str = "") -> Path:
+        self.save_reasons.append(why)
+        return self._need("save", self.save_path)
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(dialogs, "show_error", lambda parent, title, message: self.errors.append((title, message)))
         monkeypatch.setattr(dialogs, "ask_unsaved_changes",
                             lambda parent, name: self._need("ask_unsaved_changes", self.unsaved_answer))
         monkeypatch.setattr(dialogs, "ask_restore", lambda parent, d: self._need("ask_restore", self.restore_answer))
         monkeypatch.setattr(dialogs, "choose_open_path", lambda parent, d="": self._need("open", self.open_path))
-        monkeypatch.setattr(dialogs, "choose_save_path", lambda parent, s: self._need("save", self.save_path))
+        monkeypatch.setattr(dialogs, "choose_save_path", self._choose_save)
         monkeypatch.setattr(dialogs, "choose_export_path", lambda parent, s: self._need("export", self.export_path))
+        monkeypatch.setattr(dialogs, "choose_export", lambda parent, s, unavailable="": dialogs.ExportChoice(
+            self._need("export", self.export_path), self.export_kind))
         monkeypatch.setattr(dialogs, "choose_template", lambda parent: self._need("template", self.template))
         monkeypatch.setattr(dialogs, "ask_text", lambda parent, t, label, text="": self._need("text", self.text))
 

@@ -291,7 +291,7 @@ def test_start_needs_a_saved_project_and_a_data_set(qtbot, window: MainWindow, d
     panel = window.training
     asked: list[str] = []
     # an untitled project: Save As is offered, and the person cancels it
-    monkeypatch.setattr(dialogs, "choose_save_path", lambda parent, suggested: asked.append(suggested))
+    monkeypatch.setattr(dialogs, "choose_save_path", lambda parent, suggested, why="": asked.append(suggested))
     assert not panel.start()
     assert asked
     assert "Save the project first" in panel.banner.message.text()
