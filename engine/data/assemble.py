@@ -16,6 +16,8 @@ from engine.data.spec import DatasetSpec
 logger = logging.getLogger(__name__)
 
 NormMode = Literal["per_feature", "global"]
+#: values normalised per chunk (see apply_normalization)
+_NORMALIZE_CHUNK_VALUES = 1 << 18
 
 
 def split_indices(
@@ -58,8 +60,7 @@ def fit_normalization(
         mean = float(np.mean(x_train, dtype=np.float64))
         std = float(np.std(x_train, dtype=np.float64))
         return {"mode": "global", "mean": mean, "std": std if std > 1e-12 else 1.0}
-    mean_arr = np.mean(x_train, axis=0, dtype=np.float64)
-    std_arr = np.std(x_train, axis=0, dtype=np.float64)
+    mean_arr, std_arr = _column_mean_std(x_train)
     std_arr = np.where(std_arr > 1e-12, std_arr, 1.0)
     if feature_mask is not None:
         mean_arr = np.where(feature_mask, mean_arr, 0.0)
@@ -67,11 +68,32 @@ def fit_normalization(
     return {"mode": "per_feature", "mean": mean_arr.tolist(), "std": std_arr.tolist()}
 
 
+def _column_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and (population) std in float64, two passes over row chunks: the same
+    figures as ``np.mean``/``np.std(axis=0, dtype=float64)`` without a float64 copy of the table."""
+    rows = max(1, _NORMALIZE_CHUNK_VALUES // max(1, int(np.prod(x.shape[1:]))))
+    total = np.zeros(x.shape[1:], dtype=np.float64)
+    for start in range(0, len(x), rows):
+        total += np.sum(x[start:start + rows], axis=0, dtype=np.float64)
+    mean = total / len(x)
+    squares = np.zeros(x.shape[1:], dtype=np.float64)
+    for start in range(0, len(x), rows):
+        centred = x[start:start + rows] - mean
+        squares += np.einsum("i...,i...->...", centred, centred)
+    return mean, np.sqrt(squares / len(x))
+
+
 def apply_normalization(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
     """Applies a recorded normalisation; public so prediction code can treat new samples identically."""
     mean = np.asarray(stats["mean"], dtype=np.float64)
     std = np.asarray(stats["std"], dtype=np.float64)
-    return ((x - mean) / std).astype(np.float32)
+    out = np.empty(x.shape, dtype=np.float32)
+    # in row chunks: the float64 temporaries stay small (a million-row table would need gigabytes
+    # at once), and each value is computed exactly as the whole-array expression would
+    rows = max(1, _NORMALIZE_CHUNK_VALUES // max(1, int(np.prod(x.shape[1:]))))
+    for start in range(0, len(x), rows):
+        out[start:start + rows] = (x[start:start + rows] - mean) / std
+    return out
 
 
 def build_dataset(

@@ -416,7 +416,11 @@ def _table_dataset(spec: DatasetSpec, opts: OptionReader, path: Path, read: Any,
         numeric_mask.extend([numeric] * len(block_names))
     if not blocks:
         raise DatasetError(f"{shown} has no usable feature columns besides the target: add input columns.")
-    x = np.concatenate(blocks, axis=1).astype(np.float32)
+    x = np.empty((len(y), len(names)), dtype=np.float32)     # filled in place: no float64 copy of the table
+    column = 0
+    for block in blocks:
+        x[:, column:column + block.shape[1]] = block
+        column += block.shape[1]
     return build_dataset(
         name=file_name,
         task=task,
