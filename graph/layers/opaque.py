@@ -5,7 +5,9 @@ tensor functions of torch, torch.nn.functional, Tensor methods and operators) or
 class, and its extra arguments are JSON literals. The shape rule checks both, so a project file
 whose op is not on the list fails inference, and compile and export (which need a valid network)
 never run it. PyTorch cannot tell us how such a call's output shape depends on its input, so the
-importer records the shapes it traced; when the input changes, the node says so instead of guessing.
+importer records the shapes it traced; when the input changes, the op is run on PyTorch's meta device
+(shapes only) at two batch sizes to work out its new output, and only when that fails does the node
+say what it was traced for.
 The shape rule also builds the op on PyTorch's meta device (no memory, no computation), so settings
 that torch refuses (an unknown constructor argument, a tensor without a shape, a ``$dtype:`` that
 names no dtype) are a problem on the node, not a crash when compiling or exporting. Only that check
@@ -74,6 +76,8 @@ ALLOWED_OPS: frozenset[str] = frozenset(
 _NN_CLASS = re.compile(r"nn\.[A-Z][A-Za-z0-9]*")
 
 MAX_TEXT = 200
+#: output types worked out on the meta device for inputs other than the traced ones
+_REINFERRED: dict[tuple, TensorType | None] = {}
 #: verdicts of the meta-device build, by (op, init, args, kwargs): a parameter count or a message
 _BUILT: dict[tuple[str, str, str, str], int | str] = {}
 _BUILT_LIMIT = 1024
@@ -186,6 +190,56 @@ def _build_on_meta(p) -> int | str:
     return sum(t.numel() for t in module.parameters())
 
 
+def reinfer_on_meta(p, present: list[TensorType]) -> TensorType | None:
+    """The op's output type for inputs other than those it was traced with, worked out by running
+    it on PyTorch's meta device (shapes only: no memory, no computation) at two batch sizes, so a
+    dimension that follows the batch is told from a fixed one. None when the op cannot take them
+    (the caller then says what it was traced for)."""
+    key = (p["op"], p["init"], p["args"], p["kwargs"], p["pick"], tuple(present))
+    if key in _REINFERRED:
+        return _REINFERRED[key]
+    result = _run_on_meta(p, present)
+    if len(_REINFERRED) >= _BUILT_LIMIT:
+        _REINFERRED.clear()
+    _REINFERRED[key] = result
+    return result
+
+
+def _run_on_meta(p, present: list[TensorType]) -> TensorType | None:
+    import torch
+
+    from graph.torch_modules import ImportedOp
+
+    try:
+        args = decode_literal(parse_json(p["args"], "arguments", list))
+        kwargs = decode_literal(parse_json(p["kwargs"], "keyword arguments", dict))
+        init = decode_literal(parse_json(p["init"], "module settings", dict))
+        shapes = []
+        with torch.device("meta"):
+            module = ImportedOp(p["op"], init, args, kwargs, p["pick"])
+            for batch in (2, 3):
+                tensors = []
+                for t in present:
+                    dims = tuple(batch if d is None else d for d in t.shape)
+                    tensors.append(torch.empty(dims, dtype=getattr(torch, t.dtype)))
+                out = module(*tensors)
+                if not isinstance(out, torch.Tensor):
+                    return None
+                shapes.append((tuple(out.shape), str(out.dtype).removeprefix("torch.")))
+    except Exception:   # the op does not take these inputs: the recorded-shape message explains
+        log.debug("imported op %s cannot be re-inferred on meta", p["op"], exc_info=True)
+        return None
+    (two, dtype), (three, _) = shapes
+    if len(two) != len(three):
+        return None
+    follows = [i for i, (a, b) in enumerate(zip(two, three, strict=True)) if a != b]
+    batched = any(t.shape[:1] == (None,) for t in present)
+    if follows not in ([], [0]) or (follows == [0]) != batched:
+        return None     # the batch moved to another dimension, or appeared from nowhere: not a shape rule
+    shape = (None, *two[1:]) if follows == [0] else two
+    return TensorType(shape, dtype)
+
+
 def _infer(p, ins):
     if not op_allowed(p["op"]):
         raise ShapeError(f"calls {p['op']!r}, which imported code may not run (it is not a pure tensor "
@@ -208,6 +262,9 @@ def _infer(p, ins):
         except ValueError:
             raise ShapeError("has malformed recorded input shapes.") from None
         if expected != present:
+            reinferred = reinfer_on_meta(p, present)
+            if reinferred is not None:
+                return reinferred
             raise ShapeError(
                 f"is imported code that was traced for input {format_in_shapes(expected) or 'none'} but now "
                 f"receives {format_in_shapes(present) or 'none'}; DeepCanvas cannot work out how imported code "
@@ -236,8 +293,8 @@ IMPORTED_OP = LayerSpec(
     display_name="Imported op",
     category=CATEGORY,
     description="Imported PyTorch code that has no DeepCanvas layer: it runs the recorded call (a "
-                "pure tensor function or a torch.nn module) as traced from the imported model. Its output "
-                "shape is the one recorded at import, so changing its input marks it invalid.",
+                "pure tensor function or a torch.nn module) as traced from the imported model. When its input "
+                "changes, its output shape is worked out again by running it on PyTorch's meta device.",
     inputs=(PortSpec("in", multi=True, help="the tensors the call reads, in argument order"),),
     params=(
         _text("op", "torch.clone", "What is called: torch.X, F.X (torch.nn.functional), Tensor.X (a method), "
