@@ -15,6 +15,7 @@ from torch import nn
 from engine.errors import TrainingError
 from engine.gan import GAN_BETAS, QUALITY_SAMPLES, GanRecipe, Part, SampleJudge
 from engine.loop import Trainer, make_optimizer, make_scheduler
+from graph.plan import value_of
 
 
 class PartModule(nn.Module):
@@ -35,8 +36,8 @@ class PartModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         env = {self.input_name: x}
         for name, args in self.program:
-            env[name] = getattr(self, name)(*[None if a is None else env[a] for a in args])
-        return env[self.output_arg]
+            env[name] = getattr(self, name)(*[None if a is None else value_of(env, a) for a in args])
+        return value_of(env, self.output_arg)
 
 
 class GanTrainer(Trainer):

@@ -1,7 +1,8 @@
 """Composite blocks: a node that holds a sub-network.
 
 A :class:`BlockDefinition` is a small network of its own whose Input nodes become the block's input
-ports (named after them) and whose one Output node is its output. A project keeps its definitions in
+ports (named after them) and whose Output node is its output (``out``); with several Output nodes (an
+encoder giving a mean and a log-variance) each becomes an output port named after it. A project keeps its definitions in
 a :class:`BlockLibrary`; a Block node only names its definition (``params["block"]``) plus values for
 the params the definition *exposes*. So every use of a definition follows it when it changes: the
 library listens to each definition's network and hands the nodes that use it a fresh spec.
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 _EXPOSED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: instance analyses kept per library (one per distinct use: params and input shapes)
 _CACHE_LIMIT = 512
+#: outputs a block may have (an encoder's mean and log-variance, a multi-task trunk's heads)
+MAX_BLOCK_OUTPUTS = 8
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,12 @@ class BlockDefinition:
     def output_node(self) -> Node | None:
         outs = self.network.outputs()
         return outs[0] if len(outs) == 1 else None
+
+    def output_port_names(self) -> list[str]:
+        """The block's output ports: ``out`` for one Output node inside; with several (an encoder
+        giving a mean and a log-variance), one port per Output node, named after it."""
+        outs = self.network.outputs()
+        return ["out"] if len(outs) <= 1 else [n.name for n in outs]
 
     def port_names(self) -> list[str]:
         return [n.name for n in self.input_nodes()]
@@ -373,8 +382,11 @@ class BlockLibrary(Observable):
         ports: dict[str, str] = {}
         if old is not None and len(old.inputs) == len(spec.inputs):
             ports = {a.name: b.name for a, b in zip(old.inputs, spec.inputs, strict=True) if a.name != b.name}
+        outs = self._defs[name].network.outputs()
+        out_ports = _output_moves(old.outputs if old is not None else (), spec.outputs,
+                                  outs[0].name if len(outs) == 1 else "")
         for net in self.networks():
-            net.refresh_blocks(name, spec, ports=ports)
+            net.refresh_blocks(name, spec, ports=ports, out_ports=out_ports)
 
     def _make_spec(self, defn: BlockDefinition) -> LayerSpec:
         name = defn.name
@@ -393,24 +405,27 @@ class BlockLibrary(Observable):
                                   help=help_text))
         library = self
 
-        def infer(p: Any, ins: list[TensorType | None]) -> TensorType:
+        def infer_ports(p: Any, ins: list[TensorType | None]) -> dict[str, TensorType]:
             d = library.get(name)
             if not d.input_nodes():
                 raise ShapeError(f"uses block '{name}', which has no Input node inside: add one to "
                                  f"say what the block takes")
-            out = d.output_node()
-            if out is None:
-                raise ShapeError(f"uses block '{name}', which needs exactly one Output node inside "
-                                 f"(it has {len(d.network.outputs())})")
+            outs = d.network.outputs()
+            if not outs:
+                raise ShapeError(f"uses block '{name}', which has no Output node inside: add one and wire "
+                                 f"the block's result into it")
             _net, analysis = library.instance(name, dict(p), list(ins))
             if analysis.problems:
                 raise ShapeError(f"does not work inside: {analysis.problems[0].message}")
-            result: TensorType = analysis.nodes[out.id].output
-            return result
+            types = {port: analysis.nodes[o.id].output for port, o in zip(d.output_port_names(), outs, strict=True)}
+            return {port: t for port, t in types.items() if t is not None}
+
+        def infer(p: Any, ins: list[TensorType | None]) -> TensorType:
+            return next(iter(infer_ports(p, ins).values()))
 
         def cost(p: Any, ins: list[TensorType], out: TensorType) -> Cost:
             net, analysis = library.instance(name, dict(p), list(ins))
-            # what the inside keeps for backward, less the block's output (the shape pass adds that)
+            # what the inside keeps for backward, less the block's first output (the shape pass adds that)
             inside = sum(info.memory.per_sample for node_id, info in analysis.nodes.items()
                          if net.node(node_id).spec.role == "layer")
             output = node_memory(out, 0).per_sample
@@ -423,7 +438,24 @@ class BlockLibrary(Observable):
         return LayerSpec(
             type_id=BLOCK_TYPE, display_name=name, category="Blocks",
             description=defn.description or f"Block '{name}': a sub-network you can open and edit.",
-            infer=infer, build=build, params=tuple(params), inputs=ports, cost=cost)
+            infer=infer, build=build, params=tuple(params), inputs=ports, cost=cost,
+            outputs=tuple(defn.output_port_names()),
+            infer_ports=infer_ports if len(defn.network.outputs()) > 1 else None)
+
+
+def _output_moves(old: tuple[str, ...], new: tuple[str, ...], remaining: str) -> dict[str, str]:
+    """Where wires from a block's outputs go when its definition changes: a renamed Output node's
+    wires follow it; a second Output added keeps the old wires on the first; back to one Output,
+    the wires of the port that remains go to ``out``."""
+    if old == new or not old or not new:
+        return {}
+    if len(old) == len(new):
+        return {a: b for a, b in zip(old, new, strict=True) if a != b}
+    if old == ("out",):
+        return {"out": new[0]}
+    if new == ("out",) and remaining in old:
+        return {remaining: "out"}               # the wires of the removed Outputs have nothing to carry
+    return {}
 
 
 def _hashable(value: Any) -> Any:
@@ -442,9 +474,10 @@ def group_into_block(network: Network, node_ids: Iterable[str], name: str = "Blo
     """Replace the selected nodes with one Block node whose new definition holds them.
 
     Each distinct value flowing into the selection becomes an inner Input (named after the node it
-    comes from); the one value flowing out becomes the Output. Refused, with the reason, when the
-    selection holds Input/Output nodes, sends more than one value out, or has a path that leaves it
-    and comes back (the block would feed itself)."""
+    comes from); each value flowing out becomes an Output (named after its layer when there are
+    several, so the block's output ports say what they carry). Refused, with the reason, when the
+    selection holds Input/Output nodes, sends nothing out, or has a path that leaves it and comes
+    back (the block would feed itself)."""
     from graph.shapes import analyze
 
     library = library_of(network)
@@ -467,10 +500,9 @@ def group_into_block(network: Network, node_ids: Iterable[str], name: str = "Blo
         raise GraphError(f"a path leaves the selection and comes back through {via}: include it in the "
                          f"selection or leave out the layers after it")
     sources_out = list(dict.fromkeys((e.source, e.source_port) for e in outgoing))
-    if len(sources_out) > 1:
-        listed = " and ".join(network.node(s).label() for s, _ in sources_out[:2])
-        raise GraphError(f"a block has one output, but values leave the selection from {listed}: "
-                         f"select fewer layers or merge those branches inside")
+    if len(sources_out) > MAX_BLOCK_OUTPUTS:
+        raise GraphError(f"values leave the selection from {len(sources_out)} places, more than a block's "
+                         f"{MAX_BLOCK_OUTPUTS} outputs: select fewer layers or merge those branches inside")
     if not sources_out:
         raise GraphError("nothing leaves the selection: wire its last layer onward first, so the block "
                          "has an output")
@@ -496,24 +528,31 @@ def group_into_block(network: Network, node_ids: Iterable[str], name: str = "Blo
     ids: dict[str, str] = {}
     for node in nodes:
         ids[node.id] = inner.add_node(node.type_id, dict(node.params), node.name, node.position).id
-    out_node = inner.add_node("Output", {}, "out", (max(xs) + 220, mid_y))
+    # one Output per value leaving the selection; with several, each is named after the layer it
+    # comes from, and that name is the block's output port
+    out_nodes: dict[tuple[str, str], Node] = {}
+    for k, (source, source_port) in enumerate(sources_out):
+        label = "out" if len(sources_out) == 1 else inner.unique_name(f"{network.node(source).name}_out")
+        out_nodes[(source, source_port)] = inner.add_node("Output", {}, label,
+                                                          (max(xs) + 220, mid_y + 120 * k))
     for node in nodes:
         for edge in network.in_edges(node.id):
             src = ids.get(edge.source) or feeds[(edge.source, edge.source_port)]
             port = edge.source_port if edge.source in ids else "out"
             inner.connect(src, ids[node.id], port, edge.target_port)
-    out_src, out_port = sources_out[0]
-    inner.connect(ids[out_src], out_node.id, out_port)
+    for (out_src, out_port), out_node in out_nodes.items():
+        inner.connect(ids[out_src], out_node.id, out_port)
     defn = library.create(inner.name, inner)
-    outer_targets = [(e.target, e.target_port) for e in outgoing]
+    block_ports = dict(zip(out_nodes, defn.output_port_names(), strict=True))
+    outer_targets = [(e.target, e.target_port, block_ports[(e.source, e.source_port)]) for e in outgoing]
     for node_id in chosen:
         network.remove_node(node_id)
     block = network.add_node(BLOCK_TYPE, {"block": defn.name}, position=(sum(xs) / len(xs), mid_y))
     inner_inputs = {node_id: inner.node(node_id).name for node_id in feeds.values()}
     for (source, source_port), input_id in feeds.items():
         network.connect(source, block.id, source_port, inner_inputs[input_id])
-    for target, target_port in outer_targets:
-        network.connect(block.id, target, "out", target_port)
+    for target, target_port, block_port in outer_targets:
+        network.connect(block.id, target, block_port, target_port)
     return block
 
 
@@ -525,14 +564,15 @@ def expand_block(network: Network, node_id: str) -> list[Node]:
     if not block.is_block:
         raise GraphError(f"{block.label()} is not a block")
     defn = library.get(block.params["block"])
-    out = defn.output_node()
-    if out is None:
-        raise GraphError(f"block '{defn.name}' needs exactly one Output node inside before it can be expanded")
+    if not defn.network.outputs():
+        raise GraphError(f"block '{defn.name}' needs an Output node inside before it can be expanded")
     inner = library.instantiate(defn.name, block.params, [])
+    # the inside's Output nodes by the block port each one is
+    out_ports = dict(zip(defn.output_port_names(), inner.outputs(), strict=True))
     feeds_in: dict[str, list[tuple[str, str]]] = {}
     for edge in network.in_edges(node_id):
         feeds_in.setdefault(edge.target_port, []).append((edge.source, edge.source_port))
-    targets = [(e.target, e.target_port) for e in network.out_edges(node_id)]
+    targets = [(e.source_port, e.target, e.target_port) for e in network.out_edges(node_id)]
     layers = [n for n in inner.nodes if n.spec.role == "layer"]
     cx = sum(n.position[0] for n in layers) / len(layers) if layers else 0.0
     cy = sum(n.position[1] for n in layers) / len(layers) if layers else 0.0
@@ -553,10 +593,10 @@ def expand_block(network: Network, node_id: str) -> list[Node]:
         for edge in inner.in_edges(node.id):
             for src, port in sources(edge.source, edge.source_port):
                 network.connect(src, ids[node.id], port, edge.target_port)
-    out_edge = inner.in_edges(out.id)
-    if out_edge:
-        for src, port in sources(out_edge[0].source, out_edge[0].source_port):
-            for target, target_port in targets:
+    for block_port, target, target_port in targets:
+        out_edge = inner.in_edges(out_ports[block_port].id)
+        if out_edge:
+            for src, port in sources(out_edge[0].source, out_edge[0].source_port):
                 network.connect(src, target, port, target_port)
     return [network.node(i) for i in ids.values()]
 

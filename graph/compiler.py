@@ -16,7 +16,7 @@ from graph import torch_modules
 from graph.document import Network, Project
 from graph.errors import CompileError, GraphError
 from graph.layers import ModuleCall
-from graph.plan import Plan, build_plan, is_token_input, sample_shape, token_range
+from graph.plan import Plan, build_plan, is_token_input, sample_shape, token_range, value_of
 
 
 def resolve(call: ModuleCall) -> type[nn.Module]:
@@ -65,7 +65,7 @@ class CompiledNetwork(nn.Module):
                                f"({', '.join(self.input_names)}) but got {len(inputs)}")
         env: dict[str, torch.Tensor] = dict(zip(self.input_names, inputs, strict=True))
         for kind, name, args in self._program:
-            values = [None if a is None else env[a] for a in args]
+            values = [None if a is None else value_of(env, a) for a in args]
             env[name] = getattr(self, name)(*values) if kind == "layer" else values[0]
         return env
 

@@ -382,17 +382,19 @@ class Network(Observable):
             self._changed(NodeMoved(self, node_id, old, (x, y)))
 
     def refresh_blocks(self, block: str, spec: LayerSpec, rename_to: str | None = None,
-                       ports: dict[str, str] | None = None) -> None:
+                       ports: dict[str, str] | None = None, out_ports: dict[str, str] | None = None) -> None:
         """Give every node using block definition ``block`` its definition's new spec: params
         still exposed keep their values (when still valid), new ones take their defaults. Edges
-        into a renamed input port (``ports``: old name -> new) follow it; edges into a port the
-        block no longer has are removed (a file cannot hold them: the reader would refuse it)."""
+        into a renamed input port (``ports``: old name -> new) follow it, and edges out of a renamed
+        output port (``out_ports``) too; edges at a port the block no longer has are removed (a file
+        cannot hold them: the reader would refuse it)."""
         nodes = self.block_nodes(block)
         if not nodes:
             return
         names = {p.name for p in spec.inputs}
         stale = [e for n in nodes for e in self.in_edges(n.id) if e.target_port not in names]
-        for edge in stale:
+        stale_out = [e for n in nodes for e in self.out_edges(n.id) if e.source_port not in spec.outputs]
+        for edge in stale + stale_out:
             self.disconnect(edge.id)
         for node in nodes:
             values = spec.defaults()
@@ -410,6 +412,10 @@ class Network(Observable):
             port = (ports or {}).get(edge.target_port)
             if port is not None and self.can_connect(edge.source, edge.target, edge.source_port, port)[0]:
                 self.connect(edge.source, edge.target, edge.source_port, port, edge_id=edge.id)
+        for edge in stale_out:
+            port = (out_ports or {}).get(edge.source_port)
+            if port is not None and self.can_connect(edge.source, edge.target, port, edge.target_port)[0]:
+                self.connect(edge.source, edge.target, port, edge.target_port, edge_id=edge.id)
         self._changed(BlockUpdated(self, tuple(n.id for n in nodes), rename_to or block))
 
     def copy(self, name: str | None = None) -> Network:

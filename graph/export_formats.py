@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from graph.document import Network, Project
 from graph.errors import GraphError
+from graph.plan import value_of
 from graph.project_file import atomic_write
 from graph.state_fit import compare_state
 
@@ -170,7 +171,7 @@ def _onnx_culprit(model: CompiledNetwork, inputs: tuple, opset: int) -> str:
     steps = sorted(model.plan.layers, key=lambda s: s.node.type_id != "ImportedOp")[:MAX_CULPRIT_PROBES]
     for step in steps:
         module = getattr(model, step.name)
-        args = tuple(env[a] for a in step.args if a is not None)
+        args = tuple(value_of(env, a) for a in step.args if a is not None)
         try:
             with _quiet():
                 torch.onnx.export(module, args, None, dynamo=True, opset_version=opset, verbose=False,

@@ -4,14 +4,41 @@ one step per node in topological order, with the module to build and the variabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
-from graph.document import Network, Node
+from graph.document import Edge, Network, Node
 from graph.layers import ModuleCall
 from graph.naming import code_names
 from graph.shapes import Analysis, gather_inputs, require_valid
 from graph.tensor_type import LONG, TensorType
+
+
+class PortRef(str):
+    """A value read from one output of a node with several (a block with several Output nodes):
+    as text it is the expression exporters write (``encoder[1]``); :func:`value_of` reads it."""
+
+    base: str
+    index: int
+
+    def __new__(cls, base: str, index: int) -> PortRef:
+        ref = super().__new__(cls, f"{base}[{index}]")
+        ref.base, ref.index = base, index
+        return ref
+
+
+def value_of(env: dict[str, Any], ref: str) -> Any:
+    """The value a step argument names in an environment of computed values."""
+    if isinstance(ref, PortRef):
+        return env[ref.base][ref.index]
+    return env[ref]
+
+
+def _ref(names: dict[str, str], network: Network, edge: Edge) -> str:
+    outputs = network.node(edge.source).spec.outputs
+    base = names[edge.source]
+    return PortRef(base, outputs.index(edge.source_port)) if len(outputs) > 1 else base
 
 
 @dataclass(frozen=True)
@@ -40,6 +67,7 @@ class Plan:
 def build_plan(network: Network, analysis: Analysis | None = None) -> Plan:
     analysis = analysis or require_valid(network)
     names = code_names(network)
+    values = analysis.value_types()
     steps: list[Step] = []
     for node in network.topological_order():
         spec = node.spec
@@ -48,13 +76,13 @@ def build_plan(network: Network, analysis: Analysis | None = None) -> Plan:
         for port in spec.inputs:
             edges = network.in_edges(node.id, port.name)
             if port.multi:
-                arg_names.extend(names[e.source] for e in edges)
+                arg_names.extend(_ref(names, network, e) for e in edges)
             else:
-                arg_names.append(names[edges[0].source] if edges else None)
+                arg_names.append(_ref(names, network, edges[0]) if edges else None)
         # trailing optional ports left unwired are simply not passed
         while arg_names and arg_names[-1] is None:
             arg_names.pop()
-        ins, _ = gather_inputs(network, node, {k: v.output for k, v in analysis.nodes.items()})
+        ins, _ = gather_inputs(network, node, values)
         call = None
         block = None
         if spec.build is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from graph.document import Network, Node
+from graph.document import Edge, Network, Node
 from graph.errors import GraphError, ShapeError
 from graph.layers.spec import Cost
 from graph.memory import MemoryBudget, NodeMemory, budget_for, check_memory, node_memory
@@ -39,6 +39,8 @@ class NodeInfo:
     error: str | None = None
     #: what the node keeps alive while training (see graph.memory)
     memory: NodeMemory = field(default_factory=NodeMemory)
+    #: for a node with several output ports: the type leaving each (``output`` is the first's)
+    ports: dict[str, TensorType] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,11 +69,30 @@ class Analysis:
         """The network cannot fit the memory of the machine (or GPU) that would train it."""
         return any(p.kind == "memory" for p in self.problems)
 
+    def value_types(self) -> ValueTypes:
+        """What every node sends out, for :func:`gather_inputs` (several-output ports included)."""
+        types: ValueTypes = {k: v.output for k, v in self.nodes.items()}
+        for node_id, info in self.nodes.items():
+            for port, t in info.ports.items():
+                types[(node_id, port)] = t
+        return types
+
     def node_errors(self, node_id: str) -> list[str]:
         return [p.message for p in self.problems if p.node_id == node_id]
 
 
-def gather_inputs(network: Network, node: Node, outputs: dict[str, TensorType | None]
+#: node id -> the type it sends out, plus (node id, port) -> the type leaving that port for nodes
+#: with several output ports
+ValueTypes = dict[str | tuple[str, str], TensorType | None]
+
+
+def edge_type(outputs: ValueTypes, edge: Edge) -> TensorType | None:
+    """The type a wire carries: its source port's, for a node with several outputs."""
+    key = (edge.source, edge.source_port)
+    return outputs[key] if key in outputs else outputs.get(edge.source)
+
+
+def gather_inputs(network: Network, node: Node, outputs: ValueTypes
                   ) -> tuple[list[TensorType | None], list[str]]:
     """The input types in port order (all edges of a merge port, oldest first) and the
     required ports left unwired."""
@@ -81,18 +102,18 @@ def gather_inputs(network: Network, node: Node, outputs: dict[str, TensorType | 
     for port in spec.inputs:
         edges = network.in_edges(node.id, port.name)
         if port.multi:
-            types.extend(outputs.get(e.source) for e in edges)
+            types.extend(edge_type(outputs, e) for e in edges)
             continue
         if not edges:
             if not port.optional:
                 missing.append(port.name)
             types.append(None)
         else:
-            types.append(outputs.get(edges[0].source))
+            types.append(edge_type(outputs, edges[0]))
     return types, missing
 
 
-def _infer_node(network: Network, node: Node, outputs: dict[str, TensorType | None]) -> NodeInfo:
+def _infer_node(network: Network, node: Node, outputs: ValueTypes) -> NodeInfo:
     spec = node.spec
     ins, missing = gather_inputs(network, node, outputs)
     info = NodeInfo(ins)
@@ -110,10 +131,21 @@ def _infer_node(network: Network, node: Node, outputs: dict[str, TensorType | No
                       f"(its block changed): remove that edge and wire one of "
                       f"{', '.join(repr(p.name) for p in spec.inputs) or 'no inputs'}.")
         return info
-    if any(outputs.get(e.source) is None for e in connected_edges):
+    gone = [e for e in connected_edges if e.source_port not in network.node(e.source).spec.outputs]
+    if gone:
+        source = network.node(gone[0].source)
+        info.error = (f"{node.label()} is wired from an output '{gone[0].source_port}' that {source.label()} no "
+                      f"longer has (its block changed): wire it from one of "
+                      f"{', '.join(repr(p) for p in source.spec.outputs) or 'no outputs'}.")
+        return info
+    if any(edge_type(outputs, e) is None for e in connected_edges):
         return info  # something upstream is wrong; that node carries the message
     try:
-        out = spec.infer(node.params, ins)
+        if spec.infer_ports is not None:
+            info.ports = spec.infer_ports(node.params, ins)
+            out = info.ports[spec.outputs[0]]
+        else:
+            out = spec.infer(node.params, ins)
         info.output = out
         info.cost = spec.cost(node.params, [t for t in ins if t is not None] if spec.is_merge else ins, out)
         info.memory = node_memory(out, info.cost.params, info.cost.activation_bytes,
@@ -132,16 +164,18 @@ def analyze(network: Network) -> Analysis:
     cached = network.meta.get("analysis")
     if cached is not None and cached.revision == network.revision and cached.budget.key == budget.key:
         return cached
-    outputs: dict[str, TensorType | None] = {}
+    outputs: ValueTypes = {}
     nodes: dict[str, NodeInfo] = {}
     problems: list[Problem] = []
     for node in network.topological_order():
         info = _infer_node(network, node, outputs)
         nodes[node.id] = info
         outputs[node.id] = info.output
+        for port, t in info.ports.items():
+            outputs[(node.id, port)] = t
         if info.error:
             problems.append(Problem(info.error, node.id))
-    edges = {e.id: outputs.get(e.source) for e in network.edges}
+    edges = {e.id: edge_type(outputs, e) for e in network.edges}
     too_big = check_memory({k: v.memory for k, v in nodes.items()}, budget,
                            lambda node_id: network.node(node_id).label())
     if too_big is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from graph.document import Network, Project
 from graph.memory import format_bytes
-from graph.shapes import analyze
+from graph.shapes import NodeInfo, analyze
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def summarize(target: Project | Network, network: str | None = None) -> Summary:
         info = analysis.nodes[node.id]
         kind = f"Block:{node.params['block']}" if node.is_block else node.type_id
         need = info.memory.need(budget) if budget is not None else 0
-        rows.append(SummaryRow(node.id, node.name, kind, str(info.output) if info.output else "?",
+        rows.append(SummaryRow(node.id, node.name, kind, _shape_text(info),
                                info.cost.params, info.cost.mult_adds, info.error, need))
     limit = budget.limit if budget is not None else None
     return Summary(net.name, tuple(rows), analysis.total_params, analysis.total_mult_adds,
@@ -94,3 +94,10 @@ def summarize(target: Project | Network, network: str | None = None) -> Summary:
                    sum(r.memory for r in rows), limit.bytes if limit is not None else None,
                    limit.describe() if limit is not None else "",
                    next((p.message for p in analysis.problems if p.kind == "memory"), None))
+
+
+def _shape_text(info: NodeInfo) -> str:
+    """The output shape; for a node with several outputs, each port's (``mean N×2, logvar N×2``)."""
+    if info.ports:
+        return ", ".join(f"{port} {t}" for port, t in info.ports.items())
+    return str(info.output) if info.output else "?"

@@ -50,6 +50,8 @@ class Cost:
 
 
 InferFn = Callable[[Params, Inputs], TensorType]
+#: for a node with several output ports (a block with several Output nodes): the type of each
+PortsInferFn = Callable[[Params, Inputs], dict[str, TensorType]]
 BuildFn = Callable[[Params, list[TensorType]], ModuleCall]
 CostFn = Callable[[Params, list[TensorType], TensorType], Cost]
 
@@ -79,6 +81,8 @@ class LayerSpec:
     #: a per-sample input that fits the defaults, for tests, docs and the palette's preview
     sample_inputs: tuple[TensorType, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: set when ``outputs`` has several ports: the type leaving each (``infer`` gives the first's)
+    infer_ports: PortsInferFn | None = None
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:

@@ -294,6 +294,15 @@ class NodeItem(QGraphicsItem):
                 painter.drawText(QRectF(left, y - ROW / 2, 60, ROW), Qt.AlignmentFlag.AlignVCenter, name)
             left = 74.0
             top = HEADER + PAD + (self.body_height - 2 * PAD - 2 * ROW) / 2
+        if len(self._out_ports) > 1:
+            # a block with several outputs: each port says which Output inside it is
+            painter.setPen(c.node_muted)
+            for name, y in self._out_ports.items():
+                painter.drawText(QRectF(WIDTH - 72.0, y - ROW / 2, 62.0, ROW),
+                                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                                 small.elidedText(name, Qt.TextElideMode.ElideRight, 62.0))
+            right = WIDTH - 76.0
+            top = HEADER + PAD + (self.body_height - 2 * PAD - 2 * ROW) / 2
         # row 1: type and parameter count
         row1 = QRectF(left, top, right - left, ROW)
         params = f"{format_count(self.param_count)} params" if self.param_count else ""
