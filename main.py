@@ -198,6 +198,8 @@ def cmd_load_weights(args: argparse.Namespace) -> int:
         return 1
     if not match.matched:
         print(f"error: {match.sentence(attached=False)}", file=sys.stderr)
+        for note in match.notes:     # why the names and the order did not fit either
+            print(f"  note: {note}", file=sys.stderr)
         return 1
     beside = weights_path(args.project)
     saved = load_weights(beside) if beside.is_file() else {}

@@ -3,9 +3,13 @@ initial weights for a seed) plus data loading and a training loop that follow th
 and options the way the engine does, so running the script reproduces the run outside the app.
 
 Data loading is written out for the built-in scikit-learn data sets (digits, iris, wine,
-breast_cancer, diabetes, moons) and for the user's ``.npz`` and ``.csv`` files (same split, same
-normalisation as the app). Any other kind is exported as arrays: ``write_training_export`` saves
-the split, normalised arrays in an ``.npz`` next to the script, which then loads them.
+breast_cancer, diabetes, moons) and the user's ``.npz`` files (same split, same normalisation as the
+app). The user's tables (CSV, Parquet) and images (a folder of class sub-folders, or an image list)
+are loaded by the engine's own code: the source of its portable data modules is written into the
+script (engine/export_training_code.py), so the script reads, encodes, splits, decodes, augments and
+normalises with the very functions the app runs. Images stream from disk through DataLoader workers.
+Any other kind is exported as arrays: ``write_training_export`` saves the split, normalised arrays
+in an ``.npz`` next to the script, which then loads them.
 
 The script runs on the CPU, CUDA (with mixed precision) or MPS, and under ``torchrun`` (DDP: gloo
 on the CPU, NCCL on GPUs; each process takes its share of every epoch's batches).
@@ -22,7 +26,12 @@ from engine.errors import TrainingError
 from engine.options import DATASET_KEY, TRAINING_KEY, TrainingOptions
 
 #: kinds whose loading code the script contains
-SCRIPTED_KINDS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons", "npz", "csv")
+SCRIPTED_KINDS = ("digits", "iris", "wine", "breast_cancer", "diabetes", "moons", "npz", "csv", "parquet",
+                  "image_folder", "image_list")
+#: kinds loaded by the engine's own modules written into the script, and which modules
+_INLINED = {"csv": ("engine.data.table_files",), "parquet": ("engine.data.table_files",),
+            "image_folder": ("engine.data.image_batches",), "image_list": ("engine.data.image_batches",)}
+IMAGE_KINDS = ("image_folder", "image_list")
 _SKLEARN_TABULAR = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer"}
 
 
@@ -174,72 +183,21 @@ def load_data():
     return assemble(x, y, task, input_norm, normalize_target=True, val=val)
 '''
 
-_LOAD_CSV = '''
-MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
-
-
-def _numbers(cells):
-    """The column as floats (NaN where missing), or None if a present cell is not a number."""
-    values = np.full(len(cells), np.nan)
-    for i, cell in enumerate(cells):
-        if cell.lower() in MISSING:
-            continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            return None
-    if not np.all(np.isfinite(values[~np.isnan(values)])):
-        return None
-    return values
-
-
+_LOAD_TABLE = '''
 def load_data():
-    """The CSV table: numbers as they are (missing -> column mean), text columns one-hot encoded."""
-    import csv
-    import io
+    """The table (SOURCE), read, encoded, split and normalised by DeepCanvas's own code (above)."""
+    encoding = {key: SOURCE[key] for key in ("target", "task", "exclude", "max_categories")}
+    return table_arrays(SOURCE["path"], SOURCE["format"], SOURCE["delimiter"], encoding, DATASET)
+'''
 
-    task, target, exclude = SOURCE["task"], SOURCE["target"], SOURCE["exclude"]
-    delimiter = SOURCE["delimiter"]
-    with open(SOURCE["path"], encoding="utf-8-sig") as fh:
-        text = fh.read()
-    if delimiter is None:
-        delimiter = max([",", ";", "\\t", "|"], key=text.split("\\n", 1)[0].count)
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-            if any(cell.strip() for cell in row)]
-    header = [name or f"column {i + 1}" for i, name in enumerate(rows[0])]
-    columns = {name: [row[i] for row in rows[1:]] for i, name in enumerate(header)}
-    keep = [cell.lower() not in MISSING for cell in columns[target]]
-    columns = {name: [c for c, k in zip(cells, keep) if k] for name, cells in columns.items()}
-    numbers = _numbers(columns[target])
-    if task == "regression":
-        y = numbers.astype(np.float32)
-    else:
-        _, y = np.unique(numbers if numbers is not None else np.array(columns[target]), return_inverse=True)
-        y = y.astype(np.int64).reshape(-1)
-    blocks, mask = [], []
-    for name in header:
-        if name == target or name in exclude:
-            continue
-        cells = columns[name]
-        values = _numbers(cells)
-        if values is not None:
-            missing = np.isnan(values)
-            if missing.all():
-                continue
-            if missing.any():
-                values[missing] = float(np.nanmean(values))
-            blocks.append(values[:, None])
-            mask.append(True)
-            continue
-        cells = ["(missing)" if c.lower() in MISSING else c for c in cells]
-        categories = sorted(set(cells))
-        index = {c: i for i, c in enumerate(categories)}
-        one_hot = np.zeros((len(cells), len(categories)))
-        one_hot[np.arange(len(cells)), [index[c] for c in cells]] = 1.0
-        blocks.append(one_hot)
-        mask.extend([False] * len(categories))
-    x = np.concatenate(blocks, axis=1).astype(np.float32)
-    return assemble(x, y, task, "per_feature", normalize_target=True, mask=np.array(mask))
+_LOAD_IMAGES = '''
+def load_data():
+    """The images (SOURCE): listed, split and measured by DeepCanvas's own code (above), then decoded
+    on demand by DataLoader workers while training."""
+    listing = SOURCE["listing"]
+    if listing is not None:
+        listing = os.path.join(os.path.dirname(os.path.abspath(__file__)), listing)
+    return load_image_batches(SOURCE["kind"], SOURCE["path"], SOURCE["settings"], DATASET, OPTIONS["seed"], listing)
 '''
 
 _LOAD_ARRAYS = '''
@@ -251,7 +209,8 @@ def load_data():
 '''
 
 _FIXED_LOADERS = {"digits": _LOAD_DIGITS, "diabetes": _LOAD_DIABETES, "moons": _LOAD_MOONS, "npz": _LOAD_NPZ,
-                  "csv": _LOAD_CSV, **_LOAD_TABULAR}
+                  "csv": _LOAD_TABLE, "parquet": _LOAD_TABLE, "image_folder": _LOAD_IMAGES,
+                  "image_list": _LOAD_IMAGES, **_LOAD_TABULAR}
 
 
 def _loader(kind: str) -> str:
@@ -260,7 +219,7 @@ def _loader(kind: str) -> str:
 
 
 def _source_info(kind: str, options: dict[str, Any], path: str | None, dataset: Any,
-                 arrays_file: str) -> dict[str, Any]:
+                 arrays_file: str, listing_file: str | None = None) -> dict[str, Any]:
     """SOURCE: what the loader reads besides DATASET (the file's absolute path, keys, column
     names, the data set's name), to be written into the script as data."""
     info: dict[str, Any] = {"name": str(dataset.name), "task": str(dataset.task)}
@@ -272,12 +231,21 @@ def _source_info(kind: str, options: dict[str, Any], path: str | None, dataset: 
     elif kind == "npz":
         info.update(path=path, x_key=str(options.get("x_key") or "x"), y_key=str(options.get("y_key") or "y"),
                     tokens=bool(options.get("tokens", False)))
-    elif kind == "csv":
-        exclude = options.get("exclude", [])
-        exclude = [exclude] if isinstance(exclude, str) else [str(e) for e in exclude]
-        delimiter = options.get("delimiter")
-        info.update(path=path, target=options.get("target"), exclude=exclude,
-                    delimiter=None if delimiter is None else str(delimiter))
+    elif kind in ("csv", "parquet"):
+        from engine.data.csv_table import csv_delimiter, table_options
+        from engine.data.options import OptionReader
+
+        reader = OptionReader(kind, options)
+        info.update(path=path, format=kind, delimiter=csv_delimiter(reader) if kind == "csv" else None,
+                    **table_options(reader))
+    elif kind in IMAGE_KINDS:
+        from dataclasses import asdict
+
+        from engine.data.image_stream import ImageOptions
+        from engine.data.options import OptionReader
+
+        info.update(kind=kind, path=path, settings=asdict(ImageOptions.read(OptionReader(kind, options))),
+                    listing=listing_file if kind == "image_list" else None)
     elif kind not in SCRIPTED_KINDS:
         info["file"] = arrays_file
     return info
@@ -377,16 +345,37 @@ def batching(n: int, batch_size: int):
     return batch_size, steps, min(n, steps * batch_size)
 
 
+def array_batches(x, y, m, batch_size):
+    """(inputs, targets, metric targets) of arrays held on the device, batch by batch in order."""
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size], m[start:start + batch_size]
+
+
+def feed_batches(batches, prepare):
+    """An image feed's (inputs, targets, class labels) as the loss and the metrics take them."""
+    for xb, yb, mb in batches:
+        if RECIPE == "autoencoder":  # the targets are the inputs
+            yield xb, xb, xb
+            continue
+        if prepare is not None:
+            if not (TARGETS["classes"] and yb.is_floating_point()):  # mixed labels are probabilities already
+                yb = prepare(yb)
+            if LOSS != "bce":
+                mb = yb
+        yield xb, yb, mb
+
+
 @torch.no_grad()
-def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
+def evaluate(model, batches, loss_fn, autocast, device) -> dict:
     """Validation loss and metrics over the whole validation split."""
     model.eval()
-    total = torch.zeros((), dtype=torch.float64 if x.device.type != "mps" else torch.float32, device=x.device)
+    total = torch.zeros((), dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
     classes = TARGETS["classes"]
-    confusion = torch.zeros(classes * classes, dtype=torch.long, device=x.device) if classes else None
+    confusion = torch.zeros(classes * classes, dtype=torch.long, device=device) if classes else None
     sums = []
-    for start in range(0, len(x), batch_size):
-        xb, yb, mb = x[start:start + batch_size], y[start:start + batch_size], m[start:start + batch_size]
+    seen = 0
+    for xb, yb, mb in batches:
+        seen += len(xb)
         with autocast():
             out = model(xb)
             loss = loss_fn(out, yb)
@@ -401,7 +390,7 @@ def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
             o, t = out.reshape(len(out), -1).double(), mb.reshape(len(mb), -1).double()
             err = o - t
             sums.append(torch.stack([err.square().sum(0), err.abs().sum(0), t.sum(0), t.square().sum(0)]))
-    metrics = {"val_loss": float(total.item()) / len(x)}
+    metrics = {"val_loss": float(total.item()) / max(seen, 1)}
     if confusion is not None:
         cm = confusion.cpu().double().numpy().reshape(classes, classes)
         tp, predicted, actual = np.diag(cm), cm.sum(0), cm.sum(1)
@@ -416,7 +405,7 @@ def evaluate(model, x, y, m, loss_fn, batch_size, autocast) -> dict:
         metrics["val_f1"] = float(f1[present].mean())
     else:
         s = torch.stack(sums).sum(0).cpu().numpy()
-        n, scale = len(x), np.asarray(TARGETS["scale"], dtype=np.float64)
+        n, scale = seen, np.asarray(TARGETS["scale"], dtype=np.float64)
         metrics["val_mse"] = float(np.mean(s[0] * scale**2) / n)
         metrics["val_mae"] = float(np.mean(s[1] * scale) / n)
         variance = s[3] - s[2] ** 2 / n
@@ -452,15 +441,24 @@ def train(args) -> dict:
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
-    x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in load_data())
-    if RECIPE == "autoencoder":  # the targets are the inputs
-        y_train, y_val = x_train, x_val
+    data = load_data()
+    feed = None if isinstance(data, list) else data  # images: decoded on demand by DataLoader workers
     loss_fn, prepare = loss_function()
-    m_train, m_val = y_train, y_val
-    if prepare is not None:
-        y_train, y_val = prepare(y_train), prepare(y_val)
-        if LOSS != "bce":
-            m_train, m_val = y_train, y_val
+    if feed is None:
+        x_train, y_train, x_val, y_val = (torch.from_numpy(a).to(device) for a in data)
+        if RECIPE == "autoencoder":  # the targets are the inputs
+            y_train, y_val = x_train, x_val
+        m_train, m_val = y_train, y_val
+        if prepare is not None:
+            y_train, y_val = prepare(y_train), prepare(y_val)
+            if LOSS != "bce":
+                m_train, m_val = y_train, y_val
+        n = len(x_train)
+    else:
+        feed.augmenter_seed(args.seed)
+        n = feed.n_train
+    # mixup and CutMix mix the labels of whole-image classification only
+    mix_classes = TARGETS["classes"] if RECIPE == "classification" and not TARGETS["per_position"] else 0
 
     torch.manual_seed(args.seed)
     model = build_model(args.seed).to(device)
@@ -481,7 +479,6 @@ def train(args) -> dict:
             if dtype == torch.float16:
                 scaler = torch.amp.GradScaler("cuda")
 
-    n = len(x_train)
     share = n // world if distributed else n
     batch_size, steps, per_epoch = batching(share, args.batch_size)
     optimizer = make_optimizer(model, args.lr)
@@ -501,9 +498,15 @@ def train(args) -> dict:
         order = order[:per_epoch].to(device)
         running = torch.zeros((), dtype=torch.float64 if device.type != "mps" else torch.float32, device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
+        batches = None
+        if feed is not None:  # each process decodes only its own share of the epoch
+            batches = feed_batches(feed.train_batches(order, batch_size, steps, epoch, device, mix_classes), prepare)
         for b in range(steps):
-            idx = order[b * batch_size:(b + 1) * batch_size] if b < steps - 1 else order[b * batch_size:]
-            xb, yb, mb = x_train[idx], y_train[idx], m_train[idx]
+            if batches is not None:
+                xb, yb, mb = next(batches)
+            else:
+                idx = order[b * batch_size:(b + 1) * batch_size] if b < steps - 1 else order[b * batch_size:]
+                xb, yb, mb = x_train[idx], y_train[idx], m_train[idx]
             with autocast():
                 out = net(xb)
                 loss = loss_fn(out, yb)
@@ -522,7 +525,7 @@ def train(args) -> dict:
                 scaler.update()
             if per_step:
                 scheduler.step()
-            running += loss.detach().to(running.dtype) * len(idx)
+            running += loss.detach().to(running.dtype) * len(xb)
             if TARGETS["classes"]:
                 correct += (predict(out.detach()) == mb).sum()
         seen = per_epoch
@@ -537,7 +540,9 @@ def train(args) -> dict:
         if TARGETS["classes"]:
             metrics["train_accuracy"] = int(correct.item()) / (seen * TARGETS["positions"])
         eval_batch = max(1024, 4 * batch_size) if device.type == "cpu" else max(256, 2 * batch_size)
-        metrics.update(evaluate(model, x_val, y_val, m_val, loss_fn, eval_batch, autocast))
+        val = (feed_batches(feed.val_batches(eval_batch, device), prepare) if feed is not None
+               else array_batches(x_val, y_val, m_val, eval_batch))
+        metrics.update(evaluate(model, val, loss_fn, autocast, device))
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         metrics["epoch_time"] = time.perf_counter() - started
         value = metrics.get(monitor)
@@ -743,6 +748,10 @@ def _header(kind: str, recipe: str) -> list[str]:
     """The script's docstring: fixed text only (the project's name, data set and settings are in
     the data block below it, as literals)."""
     needs = "torch and numpy" + (", plus scikit-learn for the data" if kind in SCRIPTED_KINDS else "")
+    if kind in ("csv", "parquet"):
+        needs += " and pandas with pyarrow"
+    elif kind in IMAGE_KINDS:
+        needs += " and Pillow (kornia when augmenting)"
     return [
         '"""Training script exported from DeepCanvas (the project is named in TITLE below).',
         "",
@@ -756,14 +765,47 @@ def _header(kind: str, recipe: str) -> list[str]:
     ]
 
 
+def _sorted_imports(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(standard library, third party) import lines binding what ``lines`` bind, one line per module and
+    each name once, leaving out what the script's fixed imports bind already."""
+    import ast
+    import sys
+
+    from graph.naming import script_names
+
+    bound = set(script_names("\n".join(_STD_IMPORTS + _THIRD_IMPORTS)))
+    plain: list[str] = []
+    names: dict[str, list[str]] = {}
+    for line in lines:
+        for node in ast.parse(line).body:
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    as_text = alias.name + (f" as {alias.asname}" if alias.asname else "")
+                    if (alias.asname or alias.name) not in bound:
+                        bound.add(alias.asname or alias.name)
+                        names.setdefault(str(node.module), []).append(as_text)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    name = alias.asname or alias.name.split(".", 1)[0]
+                    if name not in bound:
+                        bound.add(name)
+                        plain.append(f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""))
+    merged = plain + [f"from {module} import {', '.join(sorted(items))}" for module, items in names.items()]
+    std, third = [], []
+    for line in sorted(merged):
+        (std if line.split()[1].split(".")[0] in sys.stdlib_module_names else third).append(line)
+    return std, third
+
+
 def export_training_script(project: Any, network: str | None = None, *, base_dir: str | None = None,
-                           arrays_file: str | None = None) -> str:
+                           arrays_file: str | None = None, listing_file: str | None = None) -> str:
     """The training script's text. For a data set kind without scripted loading, the script reads
     ``arrays_file`` (written by :func:`write_training_export`) next to itself.
 
     All user text (names, paths, keys, column names, option values) sits in the data block after
     the imports as whole ``ascii()`` literals; every other line is fixed code, and the model's
     class name avoids every name that code binds or reads."""
+    from engine.export_training_code import inline_modules
     from graph.export_python import build_script
     from graph.naming import script_names
     from graph.plan import build_plan
@@ -771,15 +813,20 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
     options, spec, dataset, recipe = prepare_export(project, network, base_dir)
     plan = build_plan(project.network(network))
     kind = spec.kind
-    path = str(Path(spec.path).expanduser().resolve()) if kind in ("npz", "csv") else None
-    source = _source_info(kind, dict(spec.options), path, dataset, arrays_file or "training_data.npz")
+    path = str(Path(spec.path).expanduser().resolve()) if kind in ("npz", "csv", "parquet", *IMAGE_KINDS) else None
+    source = _source_info(kind, dict(spec.options), path, dataset, arrays_file or "training_data.npz",
+                          listing_file)
     data = ["", "# The training settings and the data set, as in the project.", _dict_source("OPTIONS", options.to_dict()), _dict_source("DATASET", spec.to_dict()),
             _dict_source("SOURCE", source), f"RECIPE = {_literal(options.recipe)}",
             f"LOSS = {_literal(options.resolved_loss)}", f"FROZEN = {_literal(_frozen_identifiers(options, plan))}",
             _dict_source("TARGETS", _targets_info(recipe))]
     if options.recipe == "gan":
         data.append(_gan_parts(recipe, plan))
-    sections = [_COMMON_DATA.strip("\n")] if kind in SCRIPTED_KINDS else []
+    inlined_imports: list[str] = []
+    if kind in _INLINED:      # the engine's own data code
+        inlined_imports, sections = inline_modules(_INLINED[kind])
+    else:
+        sections = [_COMMON_DATA.strip("\n")] if kind in SCRIPTED_KINDS else []
     sections.append(_loader(kind))
     if options.recipe == "gan":
         sections.append(_gan_sections())
@@ -787,13 +834,14 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
     else:
         sections.append(_TRAINING.strip("\n"))
         main = ["train(parse_args())"]
-    own = frozenset().union(*(script_names(part) for part in ["\n".join(_STD_IMPORTS + _THIRD_IMPORTS),
+    own = frozenset().union(*(script_names(part) for part in ["\n".join(_STD_IMPORTS + _THIRD_IMPORTS + inlined_imports),
                                                                "\n".join(data), *sections, *main]))
     script, plan, _ = build_script(project, network, seed=options.seed, reserved=own, plan=plan)
     script.header = _header(kind, options.recipe)
     extra = [line for line in script.imports
              if line and line != "from __future__ import annotations" and line not in _STD_IMPORTS + _THIRD_IMPORTS]
-    script.imports = ["from __future__ import annotations", "", *_STD_IMPORTS, "", *_THIRD_IMPORTS, *extra]
+    std, third = _sorted_imports([*inlined_imports, *extra])
+    script.imports = ["from __future__ import annotations", "", *_STD_IMPORTS, *std, "", *_THIRD_IMPORTS, *third]
     script.data += data
     script.sections += sections
     script.main = main
@@ -825,7 +873,30 @@ def write_training_export(project: Any, path: str | os.PathLike[str], network: s
         np.savez(buffer, x_train=dataset.x_train, y_train=dataset.y_train, x_val=dataset.x_val, y_val=dataset.y_val)
         atomic_write(path.with_name(arrays_file), buffer.getvalue())
         written.append(path.with_name(arrays_file))
-    text = export_training_script(project, network, base_dir=base_dir, arrays_file=arrays_file)
+    listing_file = None
+    raw = project.settings.get(DATASET_KEY) or {}
+    if isinstance(raw, dict) and raw.get("kind") == "image_list":
+        listing_file = f"{path.stem}_images.json"
+        atomic_write(path.with_name(listing_file), image_listing_json(project, base_dir))
+        written.append(path.with_name(listing_file))
+    text = export_training_script(project, network, base_dir=base_dir, arrays_file=arrays_file,
+                                  listing_file=listing_file)
     atomic_write(path, text.encode("utf-8"))
     written.insert(0, path)
     return written
+
+
+def image_listing_json(project: Any, base_dir: str | None = None) -> bytes:
+    """An image list's rows as the app reads them (absolute paths, targets, task, class names), as
+    JSON for the exported script: the paths are data, never code."""
+    import json
+
+    from engine.data.image_list import read_image_list
+    from engine.data.options import OptionReader
+    from engine.session import dataset_spec
+
+    spec = dataset_spec(project.settings, base_dir)
+    paths, y, task, class_names = read_image_list(spec, OptionReader(spec.kind, spec.options))
+    listing = {"paths": [os.path.abspath(p) for p in paths], "targets": y.tolist(), "task": task,
+               "class_names": class_names}
+    return json.dumps(listing, ensure_ascii=True).encode("ascii")

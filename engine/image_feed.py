@@ -19,41 +19,19 @@ import numpy as np
 import torch
 
 from engine.augment import Augmenter, AugmentOptions
-from engine.data.image_stream import ImageDataset, ImageOptions, format_bytes, try_decode
+from engine.data.image_batches import (
+    BatchPlan,
+    ImageFiles,
+    augment_and_normalize,
+    image_loader,
+    normalize_pixels,
+    replace_unreadable,
+)
+from engine.data.image_stream import ImageDataset, format_bytes, try_decode
 from engine.errors import TrainingError
-from engine.model_inputs import normalize_pixels, pixel_stats
+from engine.model_inputs import pixel_stats
 
 log = logging.getLogger(__name__)
-
-
-class ImageFiles(torch.utils.data.Dataset):
-    """Decodes one file per item in a worker: (C×H×W uint8, index, "" or why it failed)."""
-
-    def __init__(self, paths: list[str], options: ImageOptions) -> None:
-        self.paths = paths
-        self.options = options
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
-        pixels, why = try_decode(self.paths[i], self.options)
-        if pixels is None:
-            return torch.zeros(self.options.shape, dtype=torch.uint8), i, why or "unreadable"
-        return torch.from_numpy(pixels), i, ""
-
-
-class _Plan:
-    """A batch sampler whose batches are set before each pass, so persistent workers serve every epoch."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[int]] = []
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
 
 
 class _View:
@@ -135,7 +113,7 @@ class ImageFeed:
                 log.warning("Mixup and CutMix apply to classification of whole images only: ignored here")
         self.augmenter = Augmenter(aug, self.opts.shape, self.seed) if aug.active else None
         self.loader: Any = None
-        self.plan = _Plan()
+        self.plan = BatchPlan()
         self.pin = cuda
         log.info("%s", self.describe())
         src.mode, src.reason = self.mode, self.reason    # what dataset.describe() (the CLI, the panel) shows
@@ -176,12 +154,7 @@ class ImageFeed:
 
     def _loader(self) -> Any:
         if self.loader is None:
-            w = self.workers
-            kwargs: dict[str, Any] = {"num_workers": w, "pin_memory": self.pin}
-            if w > 0:
-                kwargs.update(persistent_workers=True, prefetch_factor=4)
-            self.loader = torch.utils.data.DataLoader(ImageFiles(self.paths, self.opts), batch_sampler=self.plan,
-                                                      **kwargs)
+            self.loader = image_loader(ImageFiles(self.paths, self.opts), self.plan, self.workers, self.pin)
         return self.loader
 
     # -- per batch ----------------------------------------------------------------------------------
@@ -246,20 +219,13 @@ class ImageFeed:
         for b, (xb, bad) in enumerate(source):
             idx = chunks[b]
             if bad.any():
-                good = (~bad).nonzero().flatten()
-                if len(good) == 0:
+                xb = replace_unreadable(xb, bad, idx)     # idx is a view of perm: the epoch's order
+                if xb is None:
                     raise TrainingError(f"No image of training batch {b + 1} could be read: "
                                         f"{self.bad.listing()}.", "data")
-                swap = torch.arange(len(bad))
-                swap[bad] = good[torch.arange(int(bad.sum())) % len(good)]
-                xb = xb.index_select(0, swap.to(xb.device))
-                idx.copy_(idx.index_select(0, swap.to(idx.device)))    # a view of perm: the epoch's order
             yb = None if self.same else self.y_train.index_select(0, idx.to(self.y_train.device))
-            x = xb.to(self.device, non_blocking=True).float()
-            if self.augmenter is not None:
-                x, yb = self.augmenter(x / 255.0, epoch, b, None if self.same else yb, self.num_classes)
-                x = x * 255.0
-            x = normalize_pixels(x, self.mean, self.std)
+            x, yb = augment_and_normalize(xb, self.device, self.mean, self.std, self.augmenter, epoch, b, yb,
+                                          self.num_classes)
             if self.same:
                 yield x, x
             else:

@@ -15,18 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.data.image_batches import normalize_pixels  # noqa: F401  (analysis imports it from here)
+
 
 def pixel_stats(source: Any, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, std) of an ImageSource as 1×C×1×1 float32 tensors on ``device`` (0..255 units)."""
     mean = torch.tensor(source.mean, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     std = torch.tensor(source.std, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
     return mean, std
-
-
-def normalize_pixels(xb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """A batch of pixels (uint8, or float in 0..255 after augmentation) as the model sees it, on the
-    device of ``mean``."""
-    return (xb.to(mean.device, non_blocking=True).float() - mean) / std
 
 
 def _input_dtype(dataset: Any) -> Any:

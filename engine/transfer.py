@@ -59,6 +59,9 @@ class SourceWeights:
     #: what the person must know about these weights (shown in the sentence), e.g. that a run's
     #: best epoch never reached the disk and an earlier one is loaded instead
     warnings: list[str] = field(default_factory=list)
+    #: whether ``state`` is in the order the tensors were saved (a ``torch.save``d state dict); a
+    #: safetensors file lists them sorted by name, so they cannot be matched by order
+    ordered: bool = True
 
 
 def read_weights(path: str | os.PathLike[str], which: str = "best") -> SourceWeights:
@@ -99,7 +102,7 @@ def _read_run(path: Path, which: str) -> SourceWeights:
     # may name a best epoch whose weights never reached the disk, and the warning says so
     used, epoch, warnings = describe_run_weights(path, which)
     return SourceWeights(dict(state), f"run {path.name} ({used}{f', epoch {epoch}' if epoch else ''})",
-                         warnings=warnings)
+                         warnings=warnings, ordered=False)
 
 
 def _read_project_weights(path: Path) -> SourceWeights:
@@ -122,7 +125,7 @@ def _project_source(networks: dict[str, dict[str, Any]], what: str) -> SourceWei
     if not networks:
         raise TransferError(f"The {what} holds no weights for any network.")
     first = next(iter(networks))
-    return SourceWeights(networks[first], what, networks)
+    return SourceWeights(networks[first], what, networks, ordered=False)   # safetensors: sorted by name
 
 
 def _looks_like_safetensors(path: Path) -> bool:
@@ -158,7 +161,7 @@ def _read_safetensors(path: Path) -> SourceWeights:
         return _project_source(networks, f"project weights {path.name}")
     if not state:
         raise TransferError(f"{path.name} holds no tensors.")
-    return SourceWeights(state, f"file {path.name}")
+    return SourceWeights(state, f"file {path.name}", ordered=False)
 
 
 def _read_torch(path: Path) -> SourceWeights:
@@ -463,7 +466,7 @@ def match_weights(state: Mapping[str, Any] | SourceWeights, project: Any, networ
         for name in order:
             tensors = candidates[name]
             where = state.source + (f", network '{name}'" if name and len(candidates) > 1 else "")
-            results.append(_match(tensors, net, model, own, where or source))
+            results.append(_match(tensors, net, model, own, where or source, state.ordered))
         best = max(results, key=lambda r: (len(r.matched), -len(r.changed)))
         best.notes = list(state.notes) + best.notes
         best.warnings = list(state.warnings) + best.warnings
@@ -471,12 +474,19 @@ def match_weights(state: Mapping[str, Any] | SourceWeights, project: Any, networ
     return _match(state, net, model, own, source or "the weights")
 
 
-def _match(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], source: str) -> WeightsMatch:
-    """By name, else (when names leave layers out) by structural order: see :func:`match_by_order`."""
+def _match(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], source: str,
+           ordered: bool = True) -> WeightsMatch:
+    """By name, else (when names leave layers out) by structural order: see :func:`match_by_order`.
+    ``ordered``: whether ``state`` lists the tensors in the order they were saved."""
     by_name = _match_names(state, net, model, own, source)
     if len(by_name.matched) == by_name.total:
         return by_name
-    pairs, why = match_by_order(state, own)
+    if ordered:
+        pairs, why = match_by_order(state, own, by_name.prefix)
+    else:
+        pairs, why = [], ("a safetensors file lists its tensors sorted by name, not in the order they were "
+                          "saved, so tensors whose names differ cannot be paired by order (a state dict saved "
+                          "with torch.save keeps the order)")
     if not pairs:
         by_name.order_refused = why
         if not by_name.matched:
@@ -500,7 +510,8 @@ def _match(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], 
     return result
 
 
-def match_by_order(state: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str]:
+def match_by_order(state: Mapping[str, Any], own: Mapping[str, Any],
+                   prefix: str = "") -> tuple[list[tuple[str, str]], str]:
     """Pair the source's tensors with the network's by position when their names differ (an
     upstream checkpoint's ``main.0.weight`` for our ``conv_1.weight``).
 
@@ -508,8 +519,11 @@ def match_by_order(state: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[li
     paired one to one with the network's ``state_dict`` in its order, and every pair must have the
     same shape. Any difference in count or in one shape refuses the whole match (a reordered or
     changed model cannot be told from a matching one then). Buffers older PyTorch versions leave out
-    (``num_batches_tracked``) may be missing on either side, all of them or none. Returns the
-    (source key, network key) pairs, or ``[]`` and why not."""
+    (``num_batches_tracked``) may be missing on either side, all of them or none. Where a source
+    name (less ``prefix``) is a name of the network, the order must pair it with that name: a
+    source whose names fit some layers but whose order says otherwise is refused too. ``state``
+    must be in the order the tensors were saved (not a safetensors file, which sorts them).
+    Returns the (source key, network key) pairs, or ``[]`` and why not."""
     import torch
 
     theirs = [(str(k), v) for k, v in state.items() if isinstance(v, torch.Tensor)]
@@ -530,7 +544,13 @@ def match_by_order(state: Mapping[str, Any], own: Mapping[str, Any]) -> tuple[li
         if tuple(a.shape) != tuple(b.shape):
             return [], (f"tensor {i + 1} in order differs in shape ({key_source} is {_shape(a)}, {key_own} is "
                         f"{_shape(b)}), so the order cannot be trusted")
-    return [(ks, ko) for (ks, _), (ko, _) in zip(theirs, mine, strict=True)], ""
+    pairs = [(ks, ko) for (ks, _), (ko, _) in zip(theirs, mine, strict=True)]
+    for key_source, key_own in pairs:
+        named = key_source[len(prefix):] if key_source.startswith(prefix) else key_source
+        if named != key_own and named in own:
+            return [], (f"the order pairs {key_source} with {key_own}, but the network has a tensor of that "
+                        f"name ({named}), so neither can be trusted")
+    return pairs, ""
 
 
 def _match_names(state: Mapping[str, Any], net: Any, model: Any, own: dict[str, Any], source: str) -> WeightsMatch:

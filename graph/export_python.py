@@ -244,6 +244,7 @@ def write_python_export(target: Project | Network, path: str | os.PathLike[str],
     written: list[Path] = []
     sidecar = None
     if weights is not None:
+        from safetensors import SafetensorError
         from safetensors.torch import save_file
 
         from graph.compiler import compile_network
@@ -256,8 +257,13 @@ def write_python_export(target: Project | Network, path: str | os.PathLike[str],
                              f"{mismatch.wrong_shape[:3]}): export with --initial-weights, or load weights "
                              f"that fit")
         sidecar = weights_sidecar(path)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)   # as atomic_write does for the script
         tmp = sidecar.with_name(sidecar.name + ".tmp")
-        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp))
+        try:
+            save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp))
+        except SafetensorError as exc:     # a full disk, a folder without write access
+            tmp.unlink(missing_ok=True)
+            raise OSError(f"{sidecar} cannot be written: {exc}") from None
         os.replace(tmp, sidecar)
         written.append(sidecar)
     text = export_python(target, network, seed, weights_file=sidecar.name if sidecar else None)

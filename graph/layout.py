@@ -10,8 +10,10 @@
 4. Rows: each column is placed as close as possible to its neighbours' rows (an isotonic
    regression keeps the order and the gap), so a chain runs straight and a branch sits beside it.
 5. Bands: a long network wraps onto a new band below, like lines of text, but only where a single
-   node's value crosses the column boundary, so a skip connection never crosses a band and cannot
-   be mistaken for the wire from the end of one band to the start of the next.
+   node's value crosses the column boundary and goes no further than the next column, so a skip
+   connection never crosses a band and cannot be mistaken for the wire from the end of one band to
+   the start of the next. Only a network with no such place for LOOSE_AFTER bands' width (a flat
+   ResNet, a skip over every block) wraps where a skip connection starts.
 
 grandalf (PyPI) does the same but has seen no release since 2023; this is small enough to own.
 Pure geometry: the GUI applies it through an undoable command.
@@ -28,6 +30,8 @@ COLUMN_GAP = 230.0
 ROW_GAP = 120.0
 #: columns per band before the layout may wrap onto a new band below
 WRAP_COLUMNS = 5
+#: a band runs on to this many times WRAP_COLUMNS looking for a wrap that cuts no skip connection
+LOOSE_AFTER = 4
 #: columns the last band needs at least (else the band before runs on)
 MIN_LAST_BAND = 3
 #: ordering sweeps (down + up); small graphs settle in a few
@@ -124,8 +128,10 @@ def _sweep(columns: list[list[Vertex]], layers: _Layers, downward: bool) -> None
         place = {v: k for k, v in enumerate(ref)}
         links = layers.up if downward else layers.down
         column = columns[i]
-        keys = {v: _key(v, links[v], place, k) for k, v in enumerate(column)}
-        column.sort(key=lambda v: keys[v])     # stable: ties keep their order
+        keys = {v: (*_key(v, links[v], place, k), 0 if isinstance(v, tuple) else 1) for k, v in enumerate(column)}
+        # stable: ties keep their order, except that a long edge's lane goes above the node it ties
+        # with: the canvas arches a wire between two cards on one row upwards, into that lane
+        column.sort(key=lambda v: keys[v])
 
 
 def _transpose(columns: list[list[Vertex]], layers: _Layers) -> None:
@@ -153,7 +159,13 @@ def _local(columns: list[list[Vertex]], layers: _Layers, i: int, j: int) -> int:
 
 
 def _order(layers: _Layers) -> tuple[list[list[Vertex]], int]:
-    columns = [list(c) for c in layers.columns]
+    natural = [list(c) for c in layers.columns]
+    # lanes first (above the cards) where that costs no crossing: the canvas arches a wire
+    # between two cards on one row upwards, so a skip connection's lane belongs above its branch
+    lanes_first = [sorted(c, key=lambda v: not isinstance(v, tuple)) for c in natural]
+    columns = lanes_first
+    if count_crossings(lanes_first, layers.down) > count_crossings(natural, layers.down):
+        columns = natural
     best = [list(c) for c in columns]
     best_count = count_crossings(best, layers.down)
     small = sum(len(c) for c in columns) <= 400    # swaps cost a crossing count each: only for small graphs
@@ -169,20 +181,42 @@ def _order(layers: _Layers) -> tuple[list[list[Vertex]], int]:
     return best, best_count
 
 
-def _pack(desired: list[float], gap: float) -> list[float]:
+def _pack(desired: list[float], gap: float, free: list[bool] | None = None) -> list[float]:
     """Rows as near ``desired`` as possible (least squares) keeping the order and ``gap`` apart:
-    pool-adjacent-violators on ``desired[i] - i * gap``, which must not decrease."""
+    pool-adjacent-violators on ``desired[i] - i * gap``, which must not decrease.
+
+    ``free`` marks entries (a long edge's lane) that only have to keep the order and the gap: the
+    others are placed as if the free ones wanted nowhere in particular, then each free one goes as
+    near its wish as the placed ones leave room for. So a card is never pulled off its row by a
+    lane beside it."""
+    z = [d - i * gap for i, d in enumerate(desired)]
+    free = free if free is not None and not all(free) else [False] * len(desired)
+    fixed = [i for i, f in enumerate(free) if not f]
     blocks: list[list[float]] = []      # [sum, count]
-    for i, d in enumerate(desired):
-        blocks.append([d - i * gap, 1.0])
+    for i in fixed:
+        blocks.append([z[i], 1.0])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
             s, n = blocks.pop()
             blocks[-1][0] += s
             blocks[-1][1] += n
-    out: list[float] = []
+    pooled: list[float] = []
     for s, n in blocks:
-        out.extend([s / n] * int(n))
-    return [z + i * gap for i, z in enumerate(out)]
+        pooled.extend([s / n] * int(n))
+    out = list(z)
+    for i, value in zip(fixed, pooled, strict=True):
+        out[i] = value
+    upper = float("inf")
+    uppers = [0.0] * len(z)
+    for i in range(len(z) - 1, -1, -1):     # the nearest placed entry below bounds a free one
+        if not free[i]:
+            upper = out[i]
+        uppers[i] = upper
+    lower = float("-inf")
+    for i in range(len(z)):
+        if free[i]:
+            out[i] = min(max(z[i], lower), uppers[i])
+        lower = out[i]
+    return [v + i * gap for i, v in enumerate(out)]
 
 
 def _rows(columns: list[list[Vertex]], layers: _Layers, gap: float) -> dict[Vertex, float]:
@@ -198,20 +232,31 @@ def _rows(columns: list[list[Vertex]], layers: _Layers, gap: float) -> dict[Vert
             for v in column:
                 ref = layers.up[v] if downward else layers.down[v]
                 both = ref or (layers.down[v] if downward else layers.up[v])
+                if isinstance(v, str):
+                    # a card lines up with the cards beside it, not with the lanes of skip
+                    # connections leaving or joining it, so a residual block's main path runs
+                    # straight and its skip wire runs in a lane beside it
+                    both = [w for w in both if isinstance(w, str)] or both
                 desired.append(float(median(row[w] for w in both)) if both else row[v])
-            for v, y in zip(column, _pack(desired, gap), strict=True):
+            lanes = [isinstance(v, tuple) for v in column]
+            for v, y in zip(column, _pack(desired, gap, lanes), strict=True):
                 row[v] = y
     return row
 
 
-def _cuts(layers: _Layers) -> set[int]:
-    """Column boundaries (after column d) that only one node's value crosses: safe places to wrap."""
-    cuts = set()
+def _cuts(layers: _Layers) -> tuple[set[int], set[int]]:
+    """Column boundaries (after column d) where the network may wrap onto a new band: (clean ones,
+    where a single node's value crosses and goes on only to the next column, so no skip connection
+    is cut; loose ones, where that value also starts a skip connection)."""
+    clean, loose = set(), set()
     for d, column in enumerate(layers.columns[:-1]):
-        crossing = {v for v in column if layers.down[v]}
-        if len(crossing) == 1 and all(not isinstance(v, tuple) for v in crossing):
-            cuts.add(d)
-    return cuts
+        crossing = [v for v in column if layers.down[v]]
+        if len(crossing) != 1 or isinstance(crossing[0], tuple):
+            continue
+        loose.add(d)
+        if not any(isinstance(w, tuple) for w in layers.down[crossing[0]]):
+            clean.add(d)
+    return clean, loose
 
 
 def layered_layout(network: Network, origin: tuple[float, float] = (0.0, 0.0), column_gap: float = COLUMN_GAP,
@@ -223,13 +268,16 @@ def layered_layout(network: Network, origin: tuple[float, float] = (0.0, 0.0), c
     columns, crossings = _order(layers)
     row = _rows(columns, layers, row_gap)
     wrap = max(1, wrap)
-    cuts = _cuts(layers)
+    clean, loose = _cuts(layers)
     band_of: list[int] = []
     band, start = 0, 0
     # a network only a little longer than one band stays on one; the last band is never a stub
     wraps = len(columns) > wrap * 1.8
     for d in range(len(columns)):
-        if wraps and d - start >= wrap and (d - 1) in cuts and len(columns) - d >= MIN_LAST_BAND:
+        # a clean cut once the band is full; where a network has none for long (a flat ResNet,
+        # a skip connection over every block), a cut where a skip connection starts
+        cut = (d - 1) in clean or (d - start >= LOOSE_AFTER * wrap and (d - 1) in loose)
+        if wraps and d - start >= wrap and cut and len(columns) - d >= MIN_LAST_BAND:
             band, start = band + 1, d
         band_of.append(band)
     band_start = {b: band_of.index(b) for b in set(band_of)}

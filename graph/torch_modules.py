@@ -73,6 +73,37 @@ class RecurrentLayer(nn.Module):
         return torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=-1)
 
 
+class StatefulRecurrent(nn.Module):
+    """RNN, GRU or LSTM on batch-first sequences that starts from a given state and also gives its
+    final state: (output sequence, h_n) or, for an LSTM, (output sequence, h_n, c_n). States are
+    batch-first, N×(layers·directions)×hidden, so they travel along edges like any other batched
+    tensor; a language model feeds one batch's final state to the next. A state left out starts
+    from zeros."""
+
+    def __init__(self, kind: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        cell = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        self.rnn = cell(input_size, hidden_size, num_layers=num_layers, batch_first=True,
+                        bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.kind = kind
+
+    def _state(self, x: torch.Tensor, given: torch.Tensor | None) -> torch.Tensor:
+        if given is not None:
+            return given.transpose(0, 1).contiguous()   # torch keeps states layers-first
+        layers = self.rnn.num_layers * (2 if self.rnn.bidirectional else 1)
+        return x.new_zeros(layers, x.shape[0], self.rnn.hidden_size)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None,
+                c0: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        if self.kind == "lstm":
+            state = None if h0 is None and c0 is None else (self._state(x, h0), self._state(x, c0))
+            out, (h, c) = self.rnn(x, state)
+            return out, h.transpose(0, 1), c.transpose(0, 1)
+        out, h = self.rnn(x, None if h0 is None else self._state(x, h0))
+        return out, h.transpose(0, 1)
+
+
 class Attention(nn.Module):
     """Multi-head attention on batch-first tensors: self-attention when only a query is wired,
     cross-attention when a key (and value) come from elsewhere."""
@@ -335,11 +366,44 @@ class PositionalEmbedding(nn.Module):
         return x + self.weight
 
 
+class RandnLike(nn.Module):
+    """Standard normal noise of the input's shape, drawn on every call."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.randn_like(x)
+
+
+class Sampling(nn.Module):
+    """A VAE's reparameterised sample mu + eps * exp(logvar / 2); it samples in eval mode too."""
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+
+class StochasticDepth(nn.Module):
+    """Drops the input per sample ("row") or for the whole batch ("batch") with probability p while
+    training, scaling what is kept by 1 / (1 - p); the identity in eval mode."""
+
+    def __init__(self, p: float = 0.2, mode: str = "row") -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        keep = 1.0 - self.p
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * (noise / keep if keep > 0.0 else noise)
+
+
 class ImportedOp(nn.Module):
     """A call imported from another PyTorch model that DeepCanvas has no layer for: a tensor
     function looked up by name (torch.X, F.X, Tensor.X, operator.X), a torch.nn module built from
     literal arguments (nn.X), or one stored tensor. Arguments are literals; "$0", "$1"... stand for
-    the inputs and "$N" for the batch size. Names are looked up, never evaluated."""
+    the inputs and "$N" for the batch size ("$N@1": the batch size read from input 1, when the
+    first input is not batched). Names are looked up, never evaluated."""
 
     def __init__(self, op: str, init: dict | None = None, args: tuple = ("$0",), kwargs: dict | None = None,
                  pick: int = -1) -> None:
@@ -386,6 +450,8 @@ class ImportedOp(nn.Module):
                 return inputs[int(value[1:])]
             if value == "$N":
                 return inputs[0].shape[0]
+            if value.startswith("$N@") and value[3:].isdigit():  # the batch, read from input k
+                return inputs[int(value[3:])].shape[0]
             if value.startswith("$dtype:"):
                 return self.dtype_named(value[len("$dtype:"):])
             if value == "$device":

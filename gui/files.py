@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
@@ -233,17 +234,36 @@ class FileController(QObject):
         return True
 
     def export_to(self, path: Path, network_name: str) -> bool:
+        """The model script alone; with the weights attached to the network (an import's, a run's)
+        in ``NAME.weights.safetensors`` beside it, which the script loads, as ``main.py export``
+        writes it."""
+        from graph.export_python import write_python_export
+
+        weights, _source = self.session.network_weights(network_name)
+        note = ""
         try:
-            text = graph.export_python(self.session.project, network_name)
-            atomic_write(Path(path), text.encode("utf-8"))
+            if weights is not None and self._weights_fit(network_name, weights):
+                written = write_python_export(self.session.project, path, network_name, weights=weights)
+                note = f" with its weights in {written[-1].name}"
+            else:
+                if weights is not None:
+                    note = " (the attached weights no longer fit the network: it builds initial weights)"
+                text = graph.export_python(self.session.project, network_name)
+                atomic_write(Path(path), text.encode("utf-8"))
         except GraphError as exc:
             self._error("Cannot export", str(exc))
             return False
         except OSError as exc:
             self._error("Cannot export", f"{path}: {exc.strerror or exc}")
             return False
-        self.message.emit(f"Exported {network_name} to {Path(path).name}")
+        self.message.emit(f"Exported {network_name} to {Path(path).name}{note}")
         return True
+
+    def _weights_fit(self, network_name: str, weights: dict[str, Any]) -> bool:
+        from graph.state_fit import compare_state
+
+        net = self.session.project.network(network_name)
+        return not compare_state(graph.compile_network(net, seed=0).state_dict(), weights)
 
     # -- autosave and recovery --------------------------------------------------------------------
     def autosave_now(self) -> Path | None:

@@ -230,7 +230,8 @@ class MainWindow(QMainWindow):
         A("save_as", "Save &As…", self.files.save_as, Std.SaveAs, None, "Save the project under a new name")
         A("export", "&Export Python Script…", self._export, "Ctrl+E", "export",
           "Export the training script, or the current network's model alone, as standalone PyTorch")
-        A("quit", "&Quit", self.close, Std.Quit)
+        # Windows and bare X11 sessions define no Quit key: Ctrl+Q, as most desktop apps use
+        A("quit", "&Quit", self.close, Std.Quit if QKeySequence.keyBindings(Std.Quit) else "Ctrl+Q")
 
         stack = self.session.undo_stack
         undo = stack.createUndoAction(self, "&Undo")

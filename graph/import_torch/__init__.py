@@ -16,7 +16,8 @@ weights without a missing or extra tensor, and compute the same outputs on the e
 Submodules become nested blocks (hierarchy), or one flat network on request. torch is imported only when this package is used.
 
 Modules: report (ImportReport, TorchImportError), target (MODULE:CLASS and example inputs), tracing
-(torch.fx and the recorded runs), converter (the walk), module_table and function_table (what maps to
+(torch.fx and the recorded runs), export_path
+(torch.export, for models fx cannot trace: the branches the example takes), converter (the walk), module_table and function_table (what maps to
 which layer), fx_calls and records (reading and recording traced calls), assembly (import_model).
 """
 
@@ -36,8 +37,8 @@ def import_torch(target: str, input_shapes: Sequence[tuple[int, ...]] | None = N
     """``MODULE:CLASS`` -> an ImportReport (project, weights, summary); submodules become nested
     blocks unless ``flatten``."""
     model, pymod = load_target(target, kwargs)
-    inputs = example_inputs(pymod, input_shapes, dtypes)
     class_name = target.rpartition(":")[2]
+    inputs = example_inputs(pymod, input_shapes, dtypes, getattr(pymod, class_name, None))
     return import_model(model, inputs, name=name or class_name, source=target, flatten=flatten)
 
 

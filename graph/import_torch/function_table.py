@@ -347,6 +347,10 @@ def map_function(conv: Converter, n: Any) -> Source | None:
         p = arg(0, "p", 0.5)
         if isinstance(p, float | int) and 0 <= p <= 0.99:
             return checked(conv, n, "Dropout", [first], {"p": float(p)}, out)
+    if name == "randn_like" and len(n.args) == 1 and all(kw.get(k) is None for k in kw) \
+            and set(kw) <= {"dtype", "layout", "device", "memory_format"} and out == first.type:
+        # noise from the global generator, drawn where the model draws it: equal under one seed
+        return checked(conv, n, "RandnLike", [first], {}, out)
     if name in ("add", "mul") and len(n.args) == 2 and not kw and len(tensors) == 2:
         a, b = (conv.env[x] for x in n.args)
         if b.type.shape[:1] == (None,):  # Multiply stretches sizes of 1 (gates); Add takes equal shapes

@@ -10,7 +10,9 @@ shapes arriving) share one definition, so editing that definition changes every 
 in the Python class. A submodule is left flat, with the reason logged, when its steps cannot form a
 block: more than one value leaves it, a path leaves it and comes back, or a value enters without a
 batch dimension. Tiny ones (one layer, or a plain two-layer ``downsample``) stay flat because a
-block around them would hide more than it shows.
+block around them would hide more than it shows, and so does one that holds nearly all of its
+parent (the one ``main`` Sequential of a DCGAN), which would leave one node to look at. The
+reasons other than size go into the import report (:attr:`Nesting.notes`).
 
 Each flat node's place after nesting is kept (:attr:`Nesting.locations`: the Block node ids from
 the top down and the node's id inside the innermost definition), so the imported weights can be
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +52,16 @@ class Nesting:
     blocks: list[tuple[str, str]] = field(default_factory=list)
     #: submodules left flat and why, for the log and the report
     kept_flat: list[tuple[str, str]] = field(default_factory=list)
+    #: of those, the ones left flat only for being small (not worth a note in the report)
+    small: set[str] = field(default_factory=set)
+    #: submodule path -> class name
+    classes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per submodule that could not become a block for a reason other than its size."""
+        return [f"{path} ({self.classes.get(path, 'submodule')}) stays flat: {why}"
+                for path, why in self.kept_flat if path not in self.small]
 
     @property
     def definitions(self) -> list[str]:
@@ -89,8 +102,28 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
 
+def _within(scope: str, path: str) -> bool:
+    """Whether a node whose step ran in ``scope`` is inside submodule ``path`` ("" the model)."""
+    return not path or scope == path or scope.startswith(path + ".")
+
+
 def _depth(path: str) -> int:
     return path.count(".") + 1 if path else 0
+
+
+#: container classes whose name says nothing about what they hold: their definitions take the
+#: submodule's attribute name instead (ResNet's ``layer1``, not ``Sequential 3``)
+CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+
+
+def _definition_name(path: str, class_name: str) -> str:
+    """The class name; for a container held by a named attribute, that name (``layer1``). A
+    container at a position (``features.3``) keeps its class name: a definition shared with
+    ``features.5`` would be misnamed by either path."""
+    attribute = path.rpartition(".")[2]
+    if class_name in CONTAINERS and attribute and not attribute.isdigit():
+        return attribute
+    return class_name or attribute or "Block"
 
 
 def _params_key(params: Mapping[str, Any]) -> str:
@@ -110,7 +143,7 @@ class _Nester:
         self.locations: dict[str, list[str]] = {n.id: [n.id] for n in network.nodes}
         #: fingerprint -> (definition name, its node ids in canonical order, its Input names)
         self.shared: dict[str, tuple[str, list[str], list[str]]] = {}
-        self.result = Nesting(self.locations)
+        self.result = Nesting(self.locations, classes=classes)
 
     def run(self) -> Nesting:
         paths: dict[str, int] = {}
@@ -137,9 +170,18 @@ class _Nester:
         inside = set(members)
         blocks = sum(1 for m in members if net.node(m).is_block)
         if len(members) < MIN_NODES and not (blocks and len(members) >= MIN_NODES_WITH_BLOCK):
+            self.result.small.add(path)
             return f"only {len(members)} node(s)"
         if any(net.node(m).spec.role != "layer" for m in members):
             return "it holds an input or output of the model"
+        parent = _parent(path)
+        rest = sum(len(self.held[n]) for n, scope in self.scope.items()
+                   if n not in inside and net.node(n).spec.role == "layer" and _within(scope, parent))
+        if rest < MIN_NODES:
+            # a DCGAN's one ``main`` Sequential (and a reshape after it): a block around nearly
+            # everything would leave nearly nothing to look at
+            self.result.small.add(path)
+            return f"it holds nearly all of {parent or 'the model'}"
         canonical = list(nx.lexicographical_topological_sort(net.graph.subgraph(members), key=self.order.__getitem__))
         feeds: list[tuple[str, str]] = []
         for m in canonical:
@@ -186,7 +228,7 @@ class _Nester:
                 out_source: str, out_port: str) -> tuple[str, list[str], list[str]]:
         """A new definition holding copies of ``canonical`` (named without the submodule's path)."""
         net = self.net
-        name = self.library.unique_name(self.classes.get(path) or path.rpartition(".")[2] or "Block")
+        name = self.library.unique_name(_definition_name(path, self.classes.get(path, "")))
         inner = Network(name)
         inner.library = self.library
         port_names = ["x"] if len(feeds) == 1 else [f"x{i + 1}" for i in range(len(feeds))]
@@ -196,7 +238,10 @@ class _Nester:
         prefix = path + "."
         for m in canonical:
             node = net.node(m)
-            short = node.name[len(prefix):] if node.name.startswith(prefix) and len(node.name) > len(prefix) else node.name
+            if node.name.startswith(prefix) and len(node.name) > len(prefix):
+                short = node.name[len(prefix):]
+            else:   # a traced function (``out += identity``): fx numbered it across the whole model
+                short = re.sub(r"_\d+$", "", node.name) or node.name
             ids[m] = inner.add_node(node.type_id, dict(node.params), inner.unique_name(short)).id
         for m in canonical:
             for e in net.in_edges(m):

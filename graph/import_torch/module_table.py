@@ -20,9 +20,10 @@ def maps_recurrent(m: Any) -> bool:
                 and (type(m).__name__ != "RNN" or m.nonlinearity == "tanh"))
 
 
-def encoder_params(layer: Any) -> dict[str, Any] | None:
+def encoder_params(layer: Any, sequence_first: bool = False) -> dict[str, Any] | None:
     """A Transformer layer's settings in TransformerEncoder/Decoder params, or None when DeepCanvas
-    builds its layers differently."""
+    builds its layers differently. ``sequence_first``: the layer may read (L, N, D) input, which
+    the import turns batch-first around it (the weights are the same either way)."""
     import torch.nn.functional as F
     from torch import nn
 
@@ -31,7 +32,7 @@ def encoder_params(layer: Any) -> dict[str, Any] | None:
     code = 1 if act is F.relu or isinstance(act, nn.ReLU) else \
         2 if act is F.gelu or (isinstance(act, nn.GELU) and act.approximate == "none") else 0
     norms = [m for name, m in layer.named_children() if name.startswith("norm")]
-    if (not attn.batch_first or code not in (1, 2) or layer.linear1.bias is None or attn.in_proj_bias is None
+    if (attn.batch_first == sequence_first or code not in (1, 2) or layer.linear1.bias is None or attn.in_proj_bias is None
             or any(abs(m.eps - 1e-5) > 1e-12 or m.bias is None for m in norms)):
         return None
     return {"num_heads": attn.num_heads, "dim_feedforward": layer.linear1.out_features,

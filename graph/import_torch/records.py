@@ -14,8 +14,20 @@ from graph.tensor_type import TensorType
 
 @dataclass
 class Source:
+    """A traced tensor as the drawn network holds it. The drawn network is batch-first; the model's
+    own value is ``drawn.movedim(0, batch_dim)``, then ``.flatten(0, batch_dim)`` when ``merged``
+    (a sequence-first model's ``view(-1, features)``)."""
     node_id: str
     type: TensorType
+    #: the output port of the node it leaves (nodes with several outputs: a stateful LSTM's h_n)
+    port: str = "out"
+    batch_dim: int = 0
+    merged: bool = False
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the model's value is the drawn one (batch first, nothing merged)."""
+        return self.batch_dim == 0 and not self.merged
 
 
 @dataclass

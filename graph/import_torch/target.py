@@ -89,8 +89,10 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
 
 
 def example_inputs(pymod: Any, shapes: Sequence[tuple[int, ...]] | None = None,
-                   dtypes: Sequence[str] | None = None) -> list[Any]:
-    """Per-sample shapes (and dtypes) when given, else the module's own ``sample_inputs()``."""
+                   dtypes: Sequence[str] | None = None, target: Any = None) -> list[Any]:
+    """Per-sample shapes (and dtypes) when given, else the target's own ``sample_inputs`` (an
+    attribute of the class or function, for files that hold several models), else the module's
+    ``sample_inputs()``. Sample inputs may hold tuples of tensors (an LSTM's (h, c))."""
     import torch
 
     if shapes:
@@ -109,7 +111,9 @@ def example_inputs(pymod: Any, shapes: Sequence[tuple[int, ...]] | None = None,
             else:
                 out.append(torch.randn((2, *shape), generator=gen))
         return out
-    fn = getattr(pymod, "sample_inputs", None)
+    fn = getattr(target, "sample_inputs", None) if target is not None else None
+    if not callable(fn):
+        fn = getattr(pymod, "sample_inputs", None)
     if not callable(fn):
         raise TorchImportError("the module defines no sample_inputs(): give the input shape, e.g. "
                                "--input-shape 1,28,28 (and --dtype int64 for token ids)")
@@ -121,6 +125,9 @@ def example_inputs(pymod: Any, shapes: Sequence[tuple[int, ...]] | None = None,
     except Exception as exc:
         raise TorchImportError(f"sample_inputs() failed: {type(exc).__name__}: {exc}") from None
     items = [value] if isinstance(value, torch.Tensor) else list(value) if isinstance(value, list | tuple) else None
-    if not items or not all(isinstance(t, torch.Tensor) and t.dim() >= 1 for t in items):
-        raise TorchImportError("sample_inputs() must return a tensor or a list of batched tensors")
+    from graph.import_torch.report import flatten_tensors
+
+    if not items or not all(isinstance(t, torch.Tensor) and t.dim() >= 1 for t in flatten_tensors(items)):
+        raise TorchImportError("sample_inputs() must return a tensor or a list of batched tensors (or tuples "
+                               "of them)")
     return items

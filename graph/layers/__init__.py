@@ -7,7 +7,19 @@ instead of surfacing as a confusing inspector or compiler bug later.
 from __future__ import annotations
 
 from graph.errors import ParamError, UnknownLayerError
-from graph.layers import activations, arith, attention, conv, core, merge, norm, opaque, sequence, shape_ops
+from graph.layers import (
+    activations,
+    arith,
+    attention,
+    conv,
+    core,
+    merge,
+    norm,
+    opaque,
+    random,
+    sequence,
+    shape_ops,
+)
 from graph.layers.spec import Cost, LayerSpec, ModuleCall, PortSpec
 
 _REGISTRY: dict[str, LayerSpec] = {}
@@ -69,7 +81,7 @@ def layers_by_category() -> dict[str, list[LayerSpec]]:
     return {c: specs for c, specs in out.items() if specs}
 
 
-for _module in (core, conv, norm, activations, sequence, attention, merge, shape_ops, arith, opaque):
+for _module in (core, conv, norm, activations, sequence, attention, merge, shape_ops, arith, random, opaque):
     for _spec in _module.LAYERS:
         register(_spec)
 

@@ -14,7 +14,8 @@ names no dtype) are a problem on the node, not a crash when compiling or exporti
 imports torch, and only for networks that hold imported ops; its verdict is cached per settings.
 
 Argument markers in ``args``/``kwargs``: ``"$0"``, ``"$1"``... the node's inputs in wiring order,
-``"$N"`` the batch size, ``"$dtype:float32"`` a torch dtype, ``"$device"`` the first input's
+``"$N"`` the batch size (``"$N@1"`` read from input 1, for ops whose first input is not
+batched), ``"$dtype:float32"`` a torch dtype, ``"$device"`` the first input's
 device, ``"$inf"``/``"$-inf"``/``"$nan"`` those floats, ``{"$slice": [a, b, c]}`` a slice,
 ``"$..."`` an Ellipsis; a text that itself starts with ``$`` is written ``"$$..."``.
 """
@@ -119,7 +120,8 @@ def decode_literal(value: Any) -> Any:
 def input_refs(value: Any) -> set[int]:
     """The input indices ("$0", "$1", ...) an argument structure refers to."""
     if isinstance(value, str):
-        return {int(value[1:])} if re.fullmatch(r"\$\d+", value) else set()
+        found = re.fullmatch(r"\$(?:N@)?(\d+)", value)
+        return {int(found.group(1))} if found else set()
     if isinstance(value, list | tuple):
         return set().union(*(input_refs(v) for v in value)) if value else set()
     if isinstance(value, dict):

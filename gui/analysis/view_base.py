@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -61,6 +61,26 @@ def classifier_only(what: str, recipe: str, network: str) -> str:
     """The sentence for a classifier's analysis asked of a network trained another way ("" if it is one)."""
     reason = NOT_A_CLASSIFIER.get(recipe)
     return f"{what} is for classifiers. {reason.format(net=network)}" if reason else ""
+
+
+def fit_on_screen(window: QWidget) -> None:
+    """A window sized for a big screen (the evaluation wants 960×820) shrinks to the screen it
+    opens on, and comes back onto it: on a 1024×700 laptop its buttons and gallery hung below the edge."""
+    screen = window.screen()
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    frame = window.frameGeometry()
+    extra_w, extra_h = frame.width() - window.width(), frame.height() - window.height()   # the title bar
+    width = min(window.width(), room.width() - extra_w)
+    height = min(window.height(), room.height() - extra_h)
+    if (width, height) != (window.width(), window.height()):
+        window.resize(width, height)
+    frame = window.frameGeometry()
+    if not room.contains(frame):
+        x = min(max(frame.x(), room.x()), room.right() - frame.width() + 1)
+        y = min(max(frame.y(), room.y()), room.bottom() - frame.height() + 1)
+        window.move(x, y)
 
 
 class AnalysisView(QDialog):
@@ -121,6 +141,10 @@ class AnalysisView(QDialog):
         self.session.projectReplaced.connect(self._project_replaced)
 
     # -- the frame ----------------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        fit_on_screen(self)
+        super().showEvent(event)
+
     def _project_replaced(self, _project: Any) -> None:
         # what is shown belongs to the project that went: never leave it under the new one's name
         self._generation += 1          # a job for the old project reports to nobody

@@ -190,6 +190,7 @@ class Minimap(QWidget):
         s = self._scale
         scene = QPointF(self._world.x() + (pos.x() - self._offset.x()) / s,
                         self._world.y() + (pos.y() - self._offset.y()) / s)
+        self.view.release_fit()
         self.view.centerOn(scene)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

@@ -98,6 +98,9 @@ class CanvasView(QGraphicsView):
         self._press_positions: dict[str, tuple[float, float]] = {}
         self.last_refusal = ""
         self._fit_pending = False
+        #: the view shows the whole network as fitted and nobody has panned or zoomed since: a new
+        #: size (docks settling, the window restored or maximised) fits it again
+        self._stay_fitted = False
         #: the wire a dragged node (or a palette item) would go into, and its glow
         self._splice_edge: EdgeItem | None = None
         self._splice_glow: QGraphicsPathItem | None = None
@@ -130,12 +133,15 @@ class CanvasView(QGraphicsView):
         self.zoomChanged.emit(self.zoom)
 
     def zoom_in(self) -> None:
+        self._stay_fitted = False
         self.set_zoom(self.zoom * 1.25)
 
     def zoom_out(self) -> None:
+        self._stay_fitted = False
         self.set_zoom(self.zoom / 1.25)
 
     def reset_zoom(self) -> None:
+        self._stay_fitted = False
         self.set_zoom(1.0)
 
     def pan_by_scene(self, delta: QPointF) -> None:
@@ -148,6 +154,7 @@ class CanvasView(QGraphicsView):
 
     def fit_to_view(self, selection_only: bool = False) -> None:
         ids = self.canvas.selected_node_ids() if selection_only else None
+        self._stay_fitted = not ids
         rect = self.canvas.nodes_rect(ids or None)
         if rect.isEmpty():
             self.set_zoom(1.0)
@@ -173,6 +180,10 @@ class CanvasView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self._stay_fitted and not self._fit_pending and event.size() != event.oldSize() and self.isVisible():
+            # fitted at the size the view had while the window was still being laid out: the
+            # input or the output would hang off an edge at the size it ends up with
+            self.fit_to_view()
         self._fit_if_pending()
         self.minimap.reposition()
 
@@ -185,12 +196,18 @@ class CanvasView(QGraphicsView):
             self._fit_pending = False
             self.fit_to_view()
 
+    def release_fit(self) -> None:
+        """The person moved the view (the overview, a search): a new size no longer refits it."""
+        self._stay_fitted = False
+
     def centre_on_node(self, node_id: str) -> None:
+        self._stay_fitted = False
         item = self.canvas.nodes.get(node_id)
         if item is not None:
             self.centerOn(item.sceneBoundingRect().center())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self._stay_fitted = False
         delta = event.angleDelta().y() or event.angleDelta().x()
         if delta == 0:
             return
@@ -366,6 +383,7 @@ class CanvasView(QGraphicsView):
         self.session.push(command)
         if command.node_id is not None:
             self.canvas.select_nodes([command.node_id])
+            self._stay_fitted = False
             self.ensureVisible(self.canvas.nodes[command.node_id].sceneBoundingRect(), 40, 40)
         return command.node_id
 
@@ -403,6 +421,7 @@ class CanvasView(QGraphicsView):
         return None
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._stay_fitted = False       # the person works in the view as it is now
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
             self._pan_from = event.position()
@@ -608,6 +627,7 @@ class CanvasView(QGraphicsView):
         return QPointF(left + WIDTH / 2, item.pos().y() + HEADER / 2)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        self._stay_fitted = False
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)

@@ -4,10 +4,12 @@ labelled with its count."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui import theme
@@ -34,6 +36,7 @@ class ConfusionView(QWidget):
         self.plot.setAspectLocked(True)
         self.plot.getAxis("bottom").setLabel("predicted", **{"font-size": "8pt"})
         self.plot.getAxis("left").setLabel("true", **{"font-size": "8pt"})
+        self.plot.vb.sigResized.connect(lambda _vb: self._update_ticks())
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.labels = CellLabels()
@@ -68,6 +71,23 @@ class ConfusionView(QWidget):
             self.show_matrix(self.matrix, self.class_names, self._caption_epoch)
 
     _caption_epoch: int | None = None
+    _tick_names: list[str] = []
+
+    def _update_ticks(self) -> None:
+        """Label every class whose name fits its column (or row); in a small panel, every second
+        or third one, instead of names printed over each other."""
+        names = self._tick_names
+        n = len(names)
+        if not n:
+            return
+        vb = self.plot.vb
+        cell = max(1.0, min(vb.width(), vb.height()) / n)      # the aspect is locked: square cells
+        metrics = QFontMetrics(self.plot.getAxis("bottom").font())
+        wide = max(metrics.horizontalAdvance(name) for name in names) + 6
+        tall = metrics.height() + 2
+        for axis, room in (("bottom", wide), ("left", tall)):
+            step = max(1, n // 20, math.ceil(room / cell))
+            self.plot.getAxis(axis).setTicks([[(i + 0.5, names[i]) for i in range(0, n, step)]])
 
     def show_matrix(self, matrix: np.ndarray | None, class_names: list[str] | None = None,
                     epoch: int | None = None) -> None:
@@ -96,10 +116,8 @@ class ConfusionView(QWidget):
         names = [str(c) for c in (class_names or [])]
         if len(names) != n:
             names = [str(i) for i in range(n)]
-        step = max(1, n // 20)
-        ticks = [[(i + 0.5, _short(names[i])) for i in range(0, n, step)]]
-        self.plot.getAxis("bottom").setTicks(ticks)
-        self.plot.getAxis("left").setTicks(ticks)
+        self._tick_names = [_short(name) for name in names]
+        self._update_ticks()
         if self._shape != cm.shape:
             self.plot.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
             self._shape = cm.shape

@@ -24,6 +24,8 @@ MIN_PLOT_HEIGHT = 150
 MIN_ROW_PLOT_WIDTH = 200
 #: a strip this much wider than tall gets the four plots in one row
 ROW_ASPECT = 3.2
+#: the height of a plot's title row (pyqtgraph's own)
+TITLE_HEIGHT = 30
 
 
 def choose_arrangement(width: int, height: int, count: int = 4) -> Arrangement:
@@ -77,11 +79,18 @@ class PlotArranger:
         self.tab_bar.setCurrentIndex(self.order.index(group))
 
     def refresh_titles(self) -> None:
-        """Tab labels follow the plots' titles (the metric plot is "Accuracy", "R²", ...)."""
+        """Tab labels follow the plots' titles (the metric plot is "Accuracy", "R²", ...); behind
+        tabs a plot's own title only repeats its tab's, so it gives its row to the curves."""
         for i, group in enumerate(self.order):
             text = self._title(group)
             if self.tab_bar.tabText(i) != text:
                 self.tab_bar.setTabText(i, text)
+        shown = self.mode != "tabs"
+        for plot in self.plots.values():
+            if plot.titleLabel.isVisible() != shown:
+                plot.titleLabel.setVisible(shown)
+                plot.titleLabel.setMaximumHeight(TITLE_HEIGHT if shown else 0)
+                plot.layout.setRowFixedHeight(0, TITLE_HEIGHT if shown else 0)
 
     def arrange(self, width: int, height: int) -> Arrangement:
         """Lay the plots out for a ``width`` × ``height`` area (the tab bar's height included)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from gui import theme
 from gui.training.curves import GROUPS, STEP_SERIES, STEP_SUFFIX, RunCurves, Series, loss_label
@@ -38,6 +38,10 @@ PAINT_SHARE_FACTOR = 3.0
 AXIS_WIDTH = 46
 #: the row of a PlotItem's own grid layout under its x axis, where the legend goes
 LEGEND_ROW = 4
+#: a plot shorter than this has its legend at its right instead (below, it would squash the curves
+#: into a line), in the column after the right axis, on the value-box row
+SIDE_LEGEND_HEIGHT = 170
+SIDE_LEGEND_CELL = (2, 3)
 TITLES = {"loss": "Loss", "metric": "Accuracy", "lr": "Learning rate", "grad": "Gradient norm per layer"}
 #: Tableau-like hues: distinguishable, readable on light and dark backgrounds
 PALETTE = ("#3d7be0", "#e0733a", "#2f9e6e", "#d64f79", "#8a5cd6", "#d49a2a", "#1f9ea8", "#7c8896",
@@ -226,6 +230,21 @@ class CurvePlots(QWidget):
     def _fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         if not legend.items:
             return
+        # where it goes depends on the plot's height only, which moving it does not change
+        side = plot.geometry().height() < SIDE_LEGEND_HEIGHT
+        if side != bool(getattr(legend, "dc_side", False)):
+            legend.dc_side = side
+            plot.layout.removeItem(legend)
+            plot.layout.addItem(legend, *(SIDE_LEGEND_CELL if side else (LEGEND_ROW, 1)))
+            plot.layout.setColumnSpacing(SIDE_LEGEND_CELL[1] - 1, 6 if side else 0)   # clear of the data
+            # at the side it keeps its own height, at the top, instead of spreading its lines out
+            legend.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                 QSizePolicy.Policy.Maximum if side else QSizePolicy.Policy.Preferred)
+            plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        if side:
+            if legend.columnCount != 1:
+                legend.setColumnCount(1)
+            return
         # the label's text, not the label (which stretches to its cell)
         widest = max(sample.boundingRect().width() + label.item.boundingRect().width() + 12
                      for sample, label in legend.items)
@@ -257,6 +276,7 @@ class CurvePlots(QWidget):
         for (group, name), curve in self._items.items():
             index = list(self.curves.groups[group]).index(name) if self.curves else 0
             curve.item.setPen(self._pen(group, name, index))
+        self.arranger.refresh_titles()      # setTitle shows a title the tabbed view hides
 
     def _title(self, group: str) -> str:
         if group == "metric" and self.curves is not None:

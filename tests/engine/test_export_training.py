@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,13 @@ from tests.engine.conftest import diabetes_project, digits_mlp_project
 
 
 def script_namespace(text: str, path: Path) -> dict:
-    """Execute the script's definitions without running its main block."""
-    namespace = {"__name__": "exported", "__file__": str(path)}
-    exec(compile(text, str(path), "exec"), namespace)
-    return namespace
+    """Execute the script's definitions without running its main block (as a registered module:
+    dataclasses look their module up in sys.modules)."""
+    module = types.ModuleType("exported")
+    module.__file__ = str(path)
+    sys.modules["exported"] = module
+    exec(compile(text, str(path), "exec"), module.__dict__)
+    return module.__dict__
 
 
 def engine_arrays(project, base_dir=None):

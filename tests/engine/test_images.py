@@ -183,9 +183,9 @@ def test_small_memory_budget_forces_streaming_and_matches_memory_mode(tmp_path: 
 
 
 def test_cache_mode_keeps_images_after_the_first_pass(tmp_path: Path, run_in_process, monkeypatch) -> None:
-    import engine.data.image_stream as stream
+    import engine.data.image_files as image_files
 
-    monkeypatch.setattr(stream, "PRELOAD_LIMIT", 4)
+    monkeypatch.setattr(image_files, "PRELOAD_LIMIT", 4)
     root = _folder(tmp_path)
     report, events, _ = run_in_process(_project(root, {"size": 6, "workers": 0}, (1, 6, 6), epochs=2))
     assert report["status"] == "completed" and report["images"]["mode"] == "cache"

@@ -134,7 +134,8 @@ def test_a_project_file_cannot_make_an_imported_op_run_other_code():
     (f"{MODELS}:Missing", "has no 'Missing'; it defines DataDependent, LSTMClassifier, LeNet"),
     ("/nowhere/models.py:Net", "no such Python file"),
     ("no_such_package.models:Net", "no module named 'no_such_package'"),
-    (f"{MODELS}:DataDependent", "cannot be traced with torch.fx"),
+    (f"{MODELS}:NumpyStep", "cannot be traced with torch.fx (ValueError"),
+    (f"{MODELS}:NumpyStep", "and torch.export cannot record it either"),
     (f"{MODELS}:Unlisted", "which imported code may not run"),
 ])
 def test_bad_targets_say_what_is_wrong(target, message):

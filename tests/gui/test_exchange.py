@@ -73,7 +73,7 @@ def test_a_failed_import_keeps_the_current_project(window, dialog, monkeypatch):
     window.files.new_project("cnn-digits")
     before = window.session.project
     monkeypatch.setattr(exchange, "ask_import",
-                        lambda parent, last: exchange.ImportRequest(str(MODELS), "DataDependent", "4", "float32"))
+                        lambda parent, last: exchange.ImportRequest(str(MODELS), "NumpyStep", "4", "float32"))
     assert not window.exchange.import_model()
     assert window.session.project is before
     assert dialog.errors[-1][0] == "Cannot import the model"

@@ -70,6 +70,12 @@ def test_a_run_from_start_to_reused_weights(qtbot, window: MainWindow, panel: Tr
     run_dir = runs[0].path
     assert run_dir.parent == tmp_path / "runs"
 
+    # the run's end attached its best weights as one undo step: take them off to reuse them by hand
+    qtbot.waitUntil(lambda: "main" in window.session.weights, timeout=RUN_TIMEOUT)
+    assert window.session.undo_stack.undoText().startswith("Attach the weights of run")
+    window.session.undo_stack.undo()
+    assert "main" not in window.session.weights
+
     # reuse the weights: every layer matches, and they are saved beside the project
     panel.runs.select(run_dir)
     qtbot.mouseClick(panel.runs.weights_button, LEFT)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -91,6 +92,17 @@ class DataDependent(nn.Module):
         if x.sum() > 0:
             return self.fc(x)
         return -self.fc(x)
+
+
+class NumpyStep(nn.Module):
+    """Neither torch.fx nor torch.export can record it: part of forward runs in numpy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(torch.from_numpy(np.tanh(x.detach().numpy())))
 
 
 class Unlisted(nn.Module):
