@@ -49,10 +49,13 @@ def test_full_disk_in_process(tmp_path, monkeypatch, capsys, caplog):
     epochs, _ = read_metrics(run / "metrics.jsonl")
     assert len(epochs) == report["epochs_done"] >= 1
     held = saved_weights(run)
-    assert held["best"]["epoch"] == held["last"]["epoch"] == 1
-    assert report["weights"]["best"]["epoch"] == 1
-    if report["best_epoch"] != 1:
-        assert any("best epoch" in w and "holds epoch 1" in w for w in report["warnings"])
+    # which two files made it depends on when the background writer ran: whatever is on disk is
+    # what the report says, and no file claims an epoch the run did not finish
+    assert held and all(1 <= info["epoch"] <= report["epochs_done"] for info in held.values())
+    for kind, info in held.items():
+        assert report["weights"][kind]["epoch"] == info["epoch"]
+    if "best" in held and report["best_epoch"] != held["best"]["epoch"]:
+        assert any("best epoch" in w and f"holds epoch {held['best']['epoch']}" in w for w in report["warnings"])
 
 
 @pytest.fixture
