@@ -58,65 +58,6 @@ def _dict_source(name: str, data: dict[str, Any]) -> str:
 
 
 # -- data loading -------------------------------------------------------------------------------------
-_COMMON_DATA = '''
-def split(n: int, val_fraction: float, seed: int, labels: np.ndarray | None = None):
-    """Shuffled train/validation indices, stratified by class where every class fits both sides."""
-    from sklearn.model_selection import train_test_split
-
-    n_val = min(max(1, math.ceil(n * val_fraction)), n - 1)
-    stratify = None
-    if labels is not None:
-        _, counts = np.unique(labels, return_counts=True)
-        k = len(counts)
-        if k > 1 and counts.min() >= 2 and n_val >= k and n - n_val >= k:
-            stratify = labels
-    train, val = train_test_split(np.arange(n), test_size=n_val, random_state=seed, shuffle=True,
-                                  stratify=stratify)
-    return np.asarray(train), np.asarray(val)
-
-
-def fit_normalization(x: np.ndarray, mode: str, mask: np.ndarray | None = None):
-    """Mean and std of the training split only ("global": one pair, "per_feature": one per column)."""
-    if mode == "global":
-        std = float(np.std(x, dtype=np.float64))
-        return float(np.mean(x, dtype=np.float64)), (std if std > 1e-12 else 1.0)
-    mean = np.mean(x, axis=0, dtype=np.float64)
-    std = np.std(x, axis=0, dtype=np.float64)
-    std = np.where(std > 1e-12, std, 1.0)
-    if mask is not None:
-        mean, std = np.where(mask, mean, 0.0), np.where(mask, std, 1.0)
-    return mean, std
-
-
-def normalize(x: np.ndarray, stats) -> np.ndarray:
-    mean, std = stats
-    return ((x - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)).astype(np.float32)
-
-
-def assemble(x, y, task, input_norm, normalize_target=False, mask=None, val=None):
-    """Split, shuffle and normalise as DeepCanvas does; returns x_train, y_train, x_val, y_val."""
-    if val is None:
-        train, valid = split(len(x), DATASET["val_fraction"], DATASET["seed"],
-                             y if task == "classification" else None)
-        x_train, y_train, x_val, y_val = x[train], y[train], x[valid], y[valid]
-    else:
-        x_val, y_val = val
-        order = np.random.default_rng(DATASET["seed"]).permutation(len(x))
-        x_train, y_train = x[order], y[order]
-    if DATASET["normalize"] and input_norm is not None:
-        stats = fit_normalization(x_train, input_norm, mask)
-        x_train, x_val = normalize(x_train, stats), normalize(x_val, stats)
-    if DATASET["normalize"] and normalize_target and task == "regression":
-        stats = fit_normalization(y_train, "per_feature" if y_train.ndim == 2 else "global")
-        y_train, y_val = normalize(y_train, stats), normalize(y_val, stats)
-    x_type = np.int64 if np.issubdtype(x_train.dtype, np.integer) else np.float32
-    y_type = np.int64 if task == "classification" or (task == "sequence" and np.issubdtype(y.dtype, np.integer)) \\
-        else np.float32
-    return [np.ascontiguousarray(a, dtype=t) for a, t in ((x_train, x_type), (y_train, y_type),
-                                                            (x_val, x_type), (y_val, y_type))]
-'''
-
-
 _LOAD_DIGITS = '''
 def load_data():
     """The 8x8 handwritten digits bundled with scikit-learn."""
@@ -126,7 +67,7 @@ def load_data():
     x = bunch.data.astype(np.float32)
     if not SOURCE["flat"]:
         x = x.reshape(-1, 1, 8, 8)
-    return assemble(x, bunch.target.astype(np.int64), "classification", "global")
+    return split_by_spec(x, bunch.target.astype(np.int64), "classification", DATASET, "global")
 '''
 
 #: the tabular scikit-learn sets, kind -> loader source (kinds and functions are ours, never user text)
@@ -136,7 +77,8 @@ def load_data():
     from sklearn import datasets
 
     bunch = datasets.{function}()
-    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "classification", "per_feature")
+    return split_by_spec(bunch.data.astype(np.float32), bunch.target.astype(np.int64), "classification", DATASET,
+                         "per_feature")
 ''' for kind, function in _SKLEARN_TABULAR.items()}
 
 _LOAD_DIABETES = '''
@@ -145,8 +87,8 @@ def load_data():
     from sklearn import datasets
 
     bunch = datasets.load_diabetes(scaled=False)
-    return assemble(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "regression", "per_feature",
-                    normalize_target=True)
+    return split_by_spec(bunch.data.astype(np.float32), bunch.target.astype(np.float32), "regression", DATASET,
+                         "per_feature", normalize_target=True)
 '''
 
 _LOAD_MOONS = '''
@@ -155,7 +97,7 @@ def load_data():
     from sklearn.datasets import make_moons
 
     x, y = make_moons(n_samples=SOURCE["n_samples"], noise=SOURCE["noise"], random_state=DATASET["seed"])
-    return assemble(x.astype(np.float32), y.astype(np.int64), "classification", "per_feature")
+    return split_by_spec(x.astype(np.float32), y.astype(np.int64), "classification", DATASET, "per_feature")
 '''
 
 _LOAD_NPZ = '''
@@ -180,7 +122,7 @@ def load_data():
     if val:
         val = (val[0].astype(x_type), val[1])
     input_norm = None if tokens else ("per_feature" if x.ndim == 2 else "global")
-    return assemble(x, y, task, input_norm, normalize_target=True, val=val)
+    return split_by_spec(x, y, task, DATASET, input_norm, normalize_target=True, val=val)
 '''
 
 _LOAD_TABLE = '''
@@ -823,10 +765,9 @@ def export_training_script(project: Any, network: str | None = None, *, base_dir
     if options.recipe == "gan":
         data.append(_gan_parts(recipe, plan))
     inlined_imports: list[str] = []
-    if kind in _INLINED:      # the engine's own data code
-        inlined_imports, sections = inline_modules(_INLINED[kind])
-    else:
-        sections = [_COMMON_DATA.strip("\n")] if kind in SCRIPTED_KINDS else []
+    sections: list[str] = []
+    if kind in _INLINED or kind in SCRIPTED_KINDS:      # the engine's own data code
+        inlined_imports, sections = inline_modules(_INLINED.get(kind, ("engine.data.split",)))
     sections.append(_loader(kind))
     if options.recipe == "gan":
         sections.append(_gan_sections())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -172,3 +173,14 @@ def split_and_normalize(
         np.ascontiguousarray(x_train, dtype=x_type), np.ascontiguousarray(y_train, dtype=y_type),
         np.ascontiguousarray(x_val, dtype=x_type), np.ascontiguousarray(y_val, dtype=y_type), normalization,
     )
+
+
+def split_by_spec(x: np.ndarray, y: np.ndarray, task: str, dataset: Mapping[str, Any], input_norm: NormMode | None, *,
+                  normalize_target: bool = False, feature_mask: np.ndarray | None = None,
+                  val: tuple[np.ndarray, np.ndarray] | None = None, name: str = "data") -> list[np.ndarray]:
+    """:func:`split_and_normalize` with the settings of a data-set spec (``DatasetSpec.to_dict()``,
+    as exported scripts hold it): x_train, y_train, x_val, y_val."""
+    return split_and_normalize(x, y, task, val_fraction=dataset["val_fraction"], seed=dataset["seed"],
+                               normalize=dataset["normalize"], input_norm=input_norm,
+                               normalize_target=normalize_target, feature_mask=feature_mask, val=val,
+                               name=name).arrays()

@@ -33,7 +33,7 @@ import numpy as np
 
 from engine.data.errors import DatasetError
 from engine.data.labels import encode_labels
-from engine.data.split import split_and_normalize
+from engine.data.split import split_by_spec
 from graph.quoting import cut, cut_path, quote
 
 if TYPE_CHECKING:
@@ -508,6 +508,5 @@ def table_arrays(path: str, file_format: str, delimiter: str | None, encoding: d
     frame = read_parquet_frame(file) if file_format == "parquet" else read_csv_frame(file, delimiter)
     table = encode_table(frame, file_name=file.name, what="Parquet file" if file_format == "parquet" else "CSV file",
                          **encoding)
-    return split_and_normalize(table.x, table.y, table.task, val_fraction=dataset["val_fraction"],
-                               seed=dataset["seed"], normalize=dataset["normalize"], input_norm="per_feature",
-                               normalize_target=True, feature_mask=table.numeric_mask, name=file.name).arrays()
+    return split_by_spec(table.x, table.y, table.task, dataset, "per_feature", normalize_target=True,
+                         feature_mask=table.numeric_mask, name=file.name)
