@@ -462,6 +462,15 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def nodes_within(network: Network) -> Iterator[Node]:
+    """Every node of ``network`` and, for each Block node, of its definition's inside (as often as
+    the block is used), outermost first: what the compiled module holds."""
+    for node in network.nodes:
+        yield node
+        if node.is_block:
+            yield from nodes_within(library_of(network).get(node.params["block"]).network)
+
+
 def library_of(network: Network) -> BlockLibrary:
     if network.library is None:
         raise GraphError(f"network '{network.name}' belongs to no project, so it has no blocks")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import graph
+from graph.blocks import nodes_within
 from graph.export_formats import export_onnx, export_torchscript
 from graph.import_torch import TorchImportError, import_model, import_torch
 from graph.templates import list_templates
@@ -36,13 +37,7 @@ def _assert_same_model(report, reference, inputs):
 
 
 def _layer_types(project, network) -> list[str]:
-    types = []
-    for node in network.nodes:
-        if node.is_block:
-            types += _layer_types(project, project.blocks.get(node.params["block"]).network)
-        elif node.spec.role == "layer":
-            types.append(node.type_id)
-    return types
+    return [n.type_id for n in nodes_within(network) if n.spec.role == "layer" and not n.is_block]
 
 
 @pytest.mark.parametrize("template,network", TEMPLATES)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import graph
+from graph.blocks import nodes_within
 from graph.import_torch import TorchImportError, import_model
 
 ZOO_FILE = Path(__file__).parent / "data" / "zoo_models.py"
@@ -41,13 +42,7 @@ IMPORTS = {
 
 
 def _layer_types(project, network) -> list[str]:
-    types = []
-    for node in network.nodes:
-        if node.is_block:
-            types += _layer_types(project, project.blocks.get(node.params["block"]).network)
-        elif node.spec.role == "layer":
-            types.append(node.type_id)
-    return types
+    return [n.type_id for n in nodes_within(network) if n.spec.role == "layer" and not n.is_block]
 
 
 def _seeded(module, inputs):
@@ -169,14 +164,7 @@ def test_the_cli_imports_the_lstm_language_model_from_its_sample_inputs(tmp_path
     assert result.returncode == 0, result.stderr
     assert "StatefulLSTM" in result.stdout and "the model's batch is at input 1: dimension 1" in result.stdout
     project = graph.load_project(out)
-    assert any(n.type_id == "StatefulLSTM" for n in _all_nodes(project, project.main))
-
-
-def _all_nodes(project, network):
-    for node in network.nodes:
-        yield node
-        if node.is_block:
-            yield from _all_nodes(project, project.blocks.get(node.params["block"]).network)
+    assert any(n.type_id == "StatefulLSTM" for n in nodes_within(project.main))
 
 
 def test_a_branch_on_tensor_values_names_the_source_line(tmp_path):
