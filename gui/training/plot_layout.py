@@ -68,16 +68,6 @@ class PlotArranger:
         """The plot shown in the tabbed view."""
         return self.order[max(0, self.tab_bar.currentIndex())]
 
-    def visible_groups(self) -> list[str]:
-        """The plots on screen now, in order."""
-        if self.mode == "tabs":
-            return [self.current_group]
-        return list(self.order)
-
-    def show_group(self, group: str) -> None:
-        """Bring one plot forward in the tabbed view (the others are one click away)."""
-        self.tab_bar.setCurrentIndex(self.order.index(group))
-
     def refresh_titles(self) -> None:
         """Tab labels follow the plots' titles (the metric plot is "Accuracy", "R²", ...); behind
         tabs a plot's own title only repeats its tab's, so it gives its row to the curves."""
